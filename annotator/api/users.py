@@ -1,0 +1,48 @@
+"""User management for admins."""
+
+from flask_login import current_user
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from annotator.extensions import db
+from annotator.models import User
+from annotator.schemas import UserIn
+from annotator.schemas import UserOut
+from annotator.schemas import UserPatch
+from annotator.security import require_role
+from annotator.services import users
+
+blp = Blueprint("users_api", __name__, description="Users (admins only)")
+
+
+@blp.route("/users", methods=["POST"])
+@require_role("admin")
+@blp.arguments(UserIn)
+@blp.response(201, UserOut)
+def create_user(data):
+    """Create a user (there is no self-registration)."""
+    return users.create_user(data["username"], data["password"], data["role"], actor=current_user)
+
+
+@blp.route("/users", methods=["GET"])
+@require_role("admin")
+@blp.response(200, UserOut(many=True))
+@blp.paginate()
+def list_users(pagination_parameters):
+    """List users, oldest first."""
+    query = select(User).order_by(User.id)
+    pagination_parameters.item_count = db.session.scalar(
+        select(db.func.count()).select_from(User)
+    )
+    return db.session.scalars(
+        query.offset(pagination_parameters.first_item).limit(pagination_parameters.page_size)
+    ).all()
+
+
+@blp.route("/users/<username>", methods=["PATCH"])
+@require_role("admin")
+@blp.arguments(UserPatch)
+@blp.response(200, UserOut)
+def update_user(data, username):
+    """Change a user's role, password or active flag; deactivation ends their sessions."""
+    return users.update_user(username, actor=current_user, **data)

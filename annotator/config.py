@@ -1,0 +1,150 @@
+"""Configuration: the one place that reads the environment.
+
+Every setting comes from an ``ANNOTATOR_*`` variable; :func:`from_env` turns them into a Flask
+config mapping. Tests pass their own mapping to ``create_app`` instead.
+"""
+
+import os
+from pathlib import Path
+
+# Settings that have a safe default. Anything here can be overridden by ANNOTATOR_<NAME>.
+DEFAULTS = {
+    "LOGIN_LIMIT": "10 per 15 minutes",
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "MAX_UPLOAD_MB": 64,
+    "MAX_DOCUMENT_CHARS": 1_000_000,
+    "SECURE_COOKIES": False,
+    "DB_STATEMENT_TIMEOUT_MS": 20_000,
+}
+
+
+class InsecureConfig(RuntimeError):
+    """The configuration is missing something the service must not run without."""
+
+
+def _env(name, default=None):
+    return os.environ.get(f"ANNOTATOR_{name}", default)
+
+
+def _bool(value) -> bool:
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def read_secret_key(instance_path: str) -> str | None:
+    """Return the secret key from ANNOTATOR_SECRET_KEY or from ``instance/secret_key``."""
+    key = _env("SECRET_KEY")
+    if key:
+        return key
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip() or None
+    return None
+
+
+def from_env(instance_path: str) -> dict:
+    """Build the Flask config mapping from the ``ANNOTATOR_*`` environment variables."""
+    database_url = _env("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'annotator.db'}"
+    database_url = normalize_database_url(database_url)
+    return {
+        "SECRET_KEY": read_secret_key(instance_path),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "LOGIN_LIMIT": _env("LOGIN_LIMIT", DEFAULTS["LOGIN_LIMIT"]),
+        "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", DEFAULTS["RATELIMIT_STORAGE_URI"]),
+        "MAX_UPLOAD_MB": int(_env("MAX_UPLOAD_MB", DEFAULTS["MAX_UPLOAD_MB"])),
+        "MAX_DOCUMENT_CHARS": int(_env("MAX_DOCUMENT_CHARS", DEFAULTS["MAX_DOCUMENT_CHARS"])),
+        "SECURE_COOKIES": _bool(_env("SECURE_COOKIES", DEFAULTS["SECURE_COOKIES"])),
+        "DB_STATEMENT_TIMEOUT_MS": int(
+            _env("DB_STATEMENT_TIMEOUT_MS", DEFAULTS["DB_STATEMENT_TIMEOUT_MS"])
+        ),
+        "TRUSTED_PROXIES": int(_env("TRUSTED_PROXIES", 0)),
+    }
+
+
+def finalize(config: dict) -> dict:
+    """Fill in the settings derived from the others and refuse an unsafe configuration.
+
+    :raise InsecureConfig: when there is no secret key or it is too short to be random.
+    """
+    key = config.get("SECRET_KEY")
+    if not key or len(key) < 32:
+        raise InsecureConfig(
+            "No strong secret key: set ANNOTATOR_SECRET_KEY (32+ random characters) "
+            "or create instance/secret_key (`make run` does)."
+        )
+    for name, value in DEFAULTS.items():
+        config.setdefault(name, value)
+    secure = bool(config["SECURE_COOKIES"])
+    config.update(
+        MAX_CONTENT_LENGTH=int(config["MAX_UPLOAD_MB"]) * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        SESSION_COOKIE_NAME="annotator_session",
+        REMEMBER_COOKIE_SECURE=secure,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the login session
+        WTF_CSRF_SSL_STRICT=secure,
+        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_KEY_PREFIX="annotator",
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(config["SQLALCHEMY_DATABASE_URI"], config),
+        API_TITLE="Conflict Annotator",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        JSON_SORT_KEYS=False,
+    )
+    # CSRF is checked by annotator.security for every cookie-authenticated write, pages and API
+    # alike; Flask-WTF's own blanket check would also refuse bearer-token API calls.
+    config["WTF_CSRF_CHECK_DEFAULT"] = False
+    return config
+
+
+def normalize_database_url(url: str) -> str:
+    """Point ``postgresql://`` URLs at psycopg 3, the driver this project installs."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def engine_options(url: str, config: dict) -> dict:
+    """Return SQLAlchemy engine options suited to the database in ``url``."""
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    options = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10, "pool_recycle": 1800}
+    if url.startswith("postgresql"):
+        # Statements give up before gunicorn's timeout would kill the worker (SECURITY.md 5.4),
+        # and a dead server is noticed within seconds, not minutes.
+        timeout = int(config.get("DB_STATEMENT_TIMEOUT_MS", DEFAULTS["DB_STATEMENT_TIMEOUT_MS"]))
+        options["connect_args"] = {
+            "connect_timeout": 5,
+            "options": f"-c statement_timeout={timeout} -c lock_timeout={timeout}",
+        }
+    return options
+
+
+def instance_dir() -> str:
+    """Return the instance folder: ANNOTATOR_INSTANCE_PATH or ``./instance``."""
+    return os.path.abspath(_env("INSTANCE_PATH", "instance"))
+
+
+def project_root() -> Path:
+    """Return the project folder (the one holding templates/, static/ and migrations/)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def gunicorn_settings() -> dict:
+    """Return gunicorn's settings from ``ANNOTATOR_BIND``, ``ANNOTATOR_WORKERS`` and friends."""
+    return {
+        "bind": _env("BIND", "127.0.0.1:8000"),
+        "workers": int(_env("WORKERS", 4)),
+        "threads": int(_env("THREADS", 1)),
+        # Requests stay short (exports stream); a worker silent for this long is restarted.
+        "timeout": int(_env("WORKER_TIMEOUT", 60)),
+        "graceful_timeout": 20,
+        "max_requests": 5000,
+        "max_requests_jitter": 500,
+        "accesslog": _env("ACCESS_LOG") or None,
+        "errorlog": "-",
+    }

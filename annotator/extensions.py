@@ -1,0 +1,92 @@
+"""Extension objects, created unbound and bound to the app in ``create_app``."""
+
+from contextlib import contextmanager
+
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_smorest import Api
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import MetaData
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase
+
+# Predictable constraint names, so Alembic can alter and drop them on every database.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# Objects stay readable after commit: services return what they stored without a re-read.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+api = Api()
+
+
+@event.listens_for(Engine, "connect")
+def _configure_sqlite(dbapi_connection, connection_record):
+    """Turn on WAL, a busy timeout and foreign keys for every SQLite connection.
+
+    The driver's own transaction handling is switched off (isolation_level=None) so that
+    :func:`_begin_sqlite` decides how each transaction begins (SQLAlchemy's documented recipe
+    for pysqlite).
+    """
+    module = type(dbapi_connection).__module__
+    if not module.startswith("sqlite3"):
+        return
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # FULL: an acknowledged write survives a power loss too, not only a crash (SECURITY.md 5.1).
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _begin_sqlite(conn):
+    """Begin SQLite transactions; write transactions take the write lock at once.
+
+    A deferred transaction that reads and then writes cannot be upgraded once another writer
+    has committed, and fails with "database is locked" despite the busy timeout; BEGIN
+    IMMEDIATE waits for the lock up front instead (SECURITY.md 5.1).
+    """
+    if conn.dialect.name != "sqlite":
+        return
+    immediate = conn.get_execution_options().get("sqlite_immediate")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def write_transaction():
+    """Run the block in one write transaction and commit it, or roll everything back.
+
+    Any read transaction the request already holds (loading the user, say) is ended first, so
+    that every rule is checked against the state the write commits on. On SQLite the
+    transaction starts with BEGIN IMMEDIATE; on PostgreSQL it is an ordinary transaction in
+    which the services lock the rows they change.
+    """
+    session = db.session
+    session.rollback()
+    session.connection(execution_options={"sqlite_immediate": True})
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise

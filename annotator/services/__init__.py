@@ -1,0 +1,1 @@
+"""Services: every rule lives here, and each write function owns its transaction."""
