@@ -19,9 +19,15 @@ def healthz():
 
 def register(app):
     """Register every API blueprint with the app's Api object."""
+    from annotator.api import annotations
+    from annotator.api import assignments
     from annotator.api import auth
+    from annotator.api import documents
+    from annotator.api import export
+    from annotator.api import projects
     from annotator.api import users
 
     app.register_blueprint(health)
-    for blueprint in (auth.blp, users.blp):
+    for blueprint in (auth.blp, users.blp, projects.blp, documents.blp, assignments.blp,
+                      annotations.blp, export.blp):
         api.register_blueprint(blueprint, url_prefix="/api/v1")

@@ -1,0 +1,5 @@
+"""Pages: annotate."""
+
+from flask import Blueprint
+
+bp = Blueprint("annotate", __name__)

@@ -1,0 +1,5 @@
+"""Pages: exports."""
+
+from flask import Blueprint
+
+bp = Blueprint("exports", __name__)

@@ -1,0 +1,5 @@
+"""Pages: imports."""
+
+from flask import Blueprint
+
+bp = Blueprint("imports", __name__)
