@@ -210,3 +210,73 @@ def browser_login(page, username, password=factories.PASSWORD):
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r"^(?!.*/login).*$"))
+
+
+REDIS_URL = os.environ.get("ANNOTATOR_TEST_REDIS_URL")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def gunicorn(app, database_urls, backend):
+    """Start the real app under gunicorn (separate worker processes) on this test's database.
+
+    Returns a function ``start(workers=2, **env)`` giving the base URL; the servers stop at the
+    end of the test.
+    """
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    processes = []
+
+    def start(workers=2, **env):
+        port = free_port()
+        environment = {**os.environ, "ANNOTATOR_BIND": f"127.0.0.1:{port}", "ANNOTATOR_WORKERS": str(workers),
+                       "ANNOTATOR_DATABASE_URL": database_urls[backend],
+                       "ANNOTATOR_SECRET_KEY": app.config["SECRET_KEY"], **env}
+        root = Path(__file__).parent.parent
+        process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:app"],
+                                   cwd=root, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        processes.append(process)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url + "/healthz", timeout=1):
+                    return url
+            except OSError:
+                if process.poll() is not None:
+                    raise RuntimeError(process.stderr.read().decode()[-3000:]) from None
+                time.sleep(0.05)
+        raise RuntimeError("gunicorn did not answer within 30 s")
+
+    yield start
+    for process in processes:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        process.stderr.close()
+
+
+@pytest.fixture
+def redis_url():
+    """A Redis database for cross-worker rate limits (CI sets ANNOTATOR_TEST_REDIS_URL)."""
+    if not REDIS_URL:
+        pytest.skip("ANNOTATOR_TEST_REDIS_URL is not set (CI sets it)")
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()
+    client.close()

@@ -1,0 +1,79 @@
+"""Attacks against the real server: several gunicorn workers, real sockets (SECURITY.md 6 A3, E29)."""
+
+import json
+import socket
+import time
+import urllib.error
+import urllib.request
+
+from tests.factories import PASSWORD
+from tests.factories import make_user
+
+
+def post_json(url, body):
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", "Connection": "close"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers)
+
+
+def test_brute_force_limit_holds_across_gunicorn_workers(gunicorn, redis_url):
+    make_user("amira")
+    make_user("bruno")
+    url = gunicorn(workers=2, ANNOTATOR_RATELIMIT_STORAGE_URI=redis_url)
+    codes = [post_json(url + "/api/v1/auth/token", {"username": "amira", "password": "wrong password!"})[0]
+             for _ in range(30)]
+    assert codes.count(401) == 10 and codes[10:] == [429] * 20, codes
+    status, headers = post_json(url + "/api/v1/auth/token", {"username": "amira", "password": PASSWORD})
+    assert status == 429 and int(headers["Retry-After"]) > 0
+
+
+def test_the_limit_lifts_after_its_window(gunicorn, redis_url):
+    make_user("amira")
+    url = gunicorn(workers=2, ANNOTATOR_RATELIMIT_STORAGE_URI=redis_url, ANNOTATOR_LOGIN_LIMIT="10 per 2 seconds")
+    for _ in range(11):
+        post_json(url + "/api/v1/auth/token", {"username": "amira", "password": "wrong password!"})
+    assert post_json(url + "/api/v1/auth/token", {"username": "amira", "password": PASSWORD})[0] == 429
+    time.sleep(2.2)
+    assert post_json(url + "/api/v1/auth/token", {"username": "amira", "password": PASSWORD})[0] == 201
+
+
+def test_other_accounts_are_unaffected_across_workers(gunicorn, redis_url):
+    make_user("amira")
+    make_user("bruno")
+    url = gunicorn(workers=2, ANNOTATOR_RATELIMIT_STORAGE_URI=redis_url, ANNOTATOR_TRUSTED_PROXIES="1")
+
+    def attempt(username, password, address):
+        request = urllib.request.Request(
+            url + "/api/v1/auth/token", method="POST",
+            data=json.dumps({"username": username, "password": password}).encode(),
+            headers={"Content-Type": "application/json", "X-Forwarded-For": address})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    codes = [attempt("amira", "wrong password!", "198.51.100.1") for _ in range(12)]
+    assert codes[-1] == 429
+    assert attempt("bruno", PASSWORD, "198.51.100.2") == 201
+
+
+def test_an_oversized_body_is_refused_at_once(gunicorn):
+    make_user("amira")
+    url = gunicorn(workers=2, ANNOTATOR_MAX_UPLOAD_MB="1")
+    host, port = url.removeprefix("http://").split(":")
+    began = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(b"POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 104857600\r\n\r\n" + b"{" * 1024)
+        answer = conn.recv(65536).decode("latin-1")
+    elapsed = time.monotonic() - began
+    assert answer.startswith("HTTP/1.1 413"), answer[:200]
+    assert '"code": 413' in answer or '"code":413' in answer
+    assert elapsed < 1.0, elapsed
+    # The worker survived: the server still answers.
+    assert post_json(url + "/api/v1/auth/token", {"username": "amira", "password": PASSWORD})[0] == 201
