@@ -1,11 +1,63 @@
-"""Spans and relations: the offsets contract, the schema, the overlap policy.
+"""Spans and relations: the offsets contract, the schema, the overlap policy, versions.
 
 Offsets are code points into the stored text, end-exclusive (DESIGN.md section 4). Every write
 path (the API, the import, the CLI) checks spans with :func:`span_errors` and
 :func:`overlap_error`, so no path can store a span the others would refuse.
+
+The write services below own one annotator's annotation set on one document. Each runs in one
+transaction that also
+
+- bumps ``AnnotationSet.version`` (optimistic concurrency: a write may name the version it
+  was made against, ``if_match``, and a stale one is refused with 412);
+- moves the assignment along (``assigned`` -> ``in_progress`` on the first change, and the
+  timestamps); a submitted or skipped document refuses changes (409) until it is reopened;
+- writes an audit event.
+
+Creates are idempotent on the client's id: a replay of the same body returns the stored
+object, a different body under the same id is a 409. A write that changes nothing (a retried
+PATCH, a status that is already set) answers with the current state and no new version, so
+a client that lost a response can retry safely.
 """
 
+import uuid as uuidlib
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from annotator.errors import AnnotatorError
+from annotator.errors import Conflict
+from annotator.errors import Invalid
+from annotator.errors import NotFound
+from annotator.errors import PreconditionFailed
+from annotator.extensions import db
+from annotator.extensions import write_transaction
+from annotator.models import AnnotationSet
+from annotator.models import Assignment
+from annotator.models import Relation
+from annotator.models import Span
+from annotator.models import User
+from annotator.models import now_utc
+from annotator.services import audit
+from annotator.services.access import own_assignment
+from annotator.services.access import sees_everything
+from annotator.services.access import visible_document
+from annotator.services.counts import prefill_counts
+from annotator.services.schema import attribute_errors
+from annotator.services.schema import labels_by_name
+from annotator.services.schema import relation_error
 from annotator.services.text import is_boundary
+
+STATUSES = ("in_progress", "submitted", "skipped")
+# Statuses in which the set is closed to changes until the annotator reopens it.
+CLOSED = ("submitted", "skipped")
+MAX_SPANS = 20_000
+MAX_RELATIONS = 20_000
+
+
+class PreconditionRequired(AnnotatorError):
+    """The write needs an ``If-Match`` header (RFC 6585: 428)."""
+
+    code = 428
 
 
 def span_errors(text: str, start, end, client_text=None) -> dict[str, list[str]]:
@@ -63,3 +115,541 @@ def overlap_error(policy: str, spans, start: int, end: int, label: str, ignore=N
             return (f"Crosses the {other.label} span at {other.start}-{other.end}; "
                     "spans may nest but not cross.")
     return None
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+def span_dict(span: Span, text: str) -> dict:
+    """Return the API form of a span (``id`` is the client's uuid)."""
+    return {"id": span.uuid, "start": span.start, "end": span.end, "label": span.label,
+            "attrs": dict(span.attrs or {}), "text": text[span.start:span.end]}
+
+
+def relation_dict(relation: Relation) -> dict:
+    """Return the API form of a relation; its ends are span ids."""
+    return {"id": relation.uuid, "head": relation.head.uuid, "tail": relation.tail.uuid,
+            "label": relation.label, "attrs": dict(relation.attrs or {})}
+
+
+def _set_for(document_id: int, user_id: int) -> AnnotationSet | None:
+    return db.session.scalar(select(AnnotationSet).where(
+        AnnotationSet.document_id == document_id, AnnotationSet.user_id == user_id,
+        AnnotationSet.kind == "manual"))
+
+
+def get_annotations(user, document_id: int, annotator: str | None = None) -> dict:
+    """Return one annotator's spans, relations, status and version on a document.
+
+    Annotators read their own work only; admins and reviewers may name any annotator (by
+    default their own set).
+
+    :raise NotFound: when the document is not visible to ``user``, or names an annotator the
+        user may not read or who has no work on it.
+    """
+    document = visible_document(user, document_id)
+    owner = user
+    if annotator is not None and annotator != user.username:
+        if not sees_everything(user):
+            raise NotFound("Document not found.")
+        owner = db.session.scalar(select(User).where(User.username == annotator))
+        if owner is None:
+            raise NotFound("No such annotator on this document.")
+    assignment = own_assignment(owner, document_id)
+    annotation_set = _set_for(document_id, owner.id)
+    if owner is not user and assignment is None and annotation_set is None:
+        raise NotFound("No such annotator on this document.")
+    spans = annotation_set.spans if annotation_set else []
+    relations = annotation_set.relations if annotation_set else []
+    return {
+        "document_id": document.id,
+        "annotator": owner.username,
+        "status": assignment.status if assignment else None,
+        "version": annotation_set.version if annotation_set else 0,
+        "spans": [span_dict(s, document.text) for s in spans],
+        "relations": [relation_dict(r) for r in relations],
+    }
+
+
+# --- the write context -----------------------------------------------------------------------
+
+class _Work:
+    """The locked rows one write works on: document, assignment, annotation set."""
+
+    def __init__(self, session, user, document, assignment, annotation_set):
+        self.session, self.user = session, user
+        self.document, self.assignment, self.set = document, assignment, annotation_set
+        self.schema = document.project.schema
+        self.changed = False
+
+    def span(self, span_id: str) -> Span:
+        """Return the span with this client id in the set.
+
+        :raise NotFound: when the set has none.
+        """
+        for span in self.set.spans:
+            if span.uuid == span_id:
+                return span
+        raise NotFound("Span not found.", {"id": [f"No span {span_id!r} in your annotations."]})
+
+    def relation(self, relation_id: str) -> Relation:
+        for relation in self.set.relations:
+            if relation.uuid == relation_id:
+                return relation
+        raise NotFound("Relation not found.",
+                       {"id": [f"No relation {relation_id!r} in your annotations."]})
+
+    def check_open(self):
+        """Refuse changes to a submitted or skipped document.
+
+        :raise Conflict: until the annotator reopens it.
+        """
+        if self.assignment.status in CLOSED:
+            raise Conflict(f"This document is {self.assignment.status}; reopen it to make changes.",
+                           {"status": [f"The document is {self.assignment.status}."]})
+
+    def check_version(self, if_match):
+        """Refuse a write made against another version of the set.
+
+        :raise PreconditionFailed: when ``if_match`` is given and is not the current version.
+        """
+        if if_match is not None and if_match != self.set.version:
+            raise PreconditionFailed(
+                f"Your annotations changed elsewhere (version {self.set.version}, not {if_match}); "
+                "reload to see the latest.",
+                {"If-Match": [f"The current version is {self.set.version}."]},
+                headers={"ETag": f'"{self.set.version}"'})
+
+    def touch(self, action: str, obj, before=None, after=None):
+        """Record one change: bump the version, move the assignment along, audit it."""
+        self.set.version += 1
+        self.set.updated_at = now_utc()
+        now = now_utc()
+        if self.assignment.status == "assigned":
+            self.assignment.status = "in_progress"
+        if self.assignment.started_at is None:
+            self.assignment.started_at = now
+        self.assignment.updated_at = now
+        audit.record(action, obj, actor=self.user, before=before, after=after,
+                     project_id=self.document.project_id, document_id=self.document.id)
+        self.changed = True
+
+
+def _open_work(session, user, document_id: int) -> _Work:
+    """Lock the user's assignment and annotation set on the document (creating the set).
+
+    :raise NotFound: when the document is not assigned to ``user``, exactly like a missing one.
+    """
+    document = visible_document(user, document_id)
+    # The assignment row is the lock that serialises every write of this user on this
+    # document (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises all writes anyway).
+    assignment = session.scalar(
+        select(Assignment).where(Assignment.document_id == document_id, Assignment.user_id == user.id)
+        .with_for_update())
+    if assignment is None:
+        raise NotFound("Document not found.")
+    annotation_set = session.scalar(
+        select(AnnotationSet).where(AnnotationSet.document_id == document_id,
+                                    AnnotationSet.user_id == user.id, AnnotationSet.kind == "manual")
+        .with_for_update())
+    if annotation_set is None:
+        annotation_set = AnnotationSet(document_id=document_id, user_id=user.id, kind="manual",
+                                       version=0)
+        try:
+            with session.begin_nested():
+                session.add(annotation_set)
+        except IntegrityError:  # made meanwhile by an import under this user: use that one
+            annotation_set = _set_for(document_id, user.id)
+    return _Work(session, user, document, assignment, annotation_set)
+
+
+def _attr_problems(schema, label, attrs) -> list[str]:
+    """Return what is wrong with ``attrs``, leaving required attributes for submission."""
+    required_missing = {f"{a['name']} is required." for a in labels_by_name(schema)[label]["attributes"]
+                        if a["required"]}
+    return [p for p in attribute_errors(schema, label, attrs) if p not in required_missing]
+
+
+def _validate_span(work: _Work, start, end, label, attrs, client_text=None, ignore=None,
+                   prefix="") -> tuple[dict, dict]:
+    """Check one span against the text, the schema and the set; return ``(attrs, errors)``."""
+    errors = {f"{prefix}{k}": v for k, v in span_errors(work.document.text, start, end, client_text).items()}
+    spec = labels_by_name(work.schema).get(label) if isinstance(label, str) else None
+    if spec is None:
+        names = ", ".join(labels_by_name(work.schema))
+        errors[f"{prefix}label"] = [f"Unknown label {label!r}; use one of: {names}."]
+        return attrs, errors
+    if errors:
+        return attrs, errors
+    if problems := _attr_problems(work.schema, label, attrs):
+        errors[f"{prefix}attrs"] = problems
+    return attrs, errors
+
+
+def _raise_if(errors: dict, message="The span is not valid."):
+    if errors:
+        raise Invalid(message, errors)
+
+
+def _new_id(value) -> str:
+    return value if value is not None else str(uuidlib.uuid4())
+
+
+def _result(work: _Work, **extra) -> dict:
+    return {"version": work.set.version, **extra}
+
+
+# --- spans -----------------------------------------------------------------------------------
+
+def create_span(user, document_id: int, data: dict, if_match: int | None = None) -> dict:
+    """Add a span to the user's annotations and return it with the set's new version.
+
+    ``data`` is ``{id?, start, end, label, attrs?, text?}``; ``id`` is the client's uuid. A
+    CASUALTY_CLAIM created without its count attributes gets them pre-filled from its text
+    (:func:`annotator.services.counts.parse_count`) for the annotator to confirm.
+
+    :raise NotFound: when the document is not assigned to ``user``.
+    :raise Invalid: for bad offsets, a text mismatch, an unknown label or attribute, or a
+        span the overlap policy refuses.
+    :raise Conflict: when the id is taken by a different span, or the document is closed.
+    :raise PreconditionFailed: when ``if_match`` is stale.
+    """
+    with write_transaction() as session:
+        work = _open_work(session, user, document_id)
+        start, end, label = data["start"], data["end"], data["label"]
+        attrs, errors = _validate_span(work, start, end, label, data.get("attrs") or {}, data.get("text"))
+        _raise_if(errors)
+        attrs = prefill_counts(labels_by_name(work.schema)[label], attrs, work.document.text[start:end])
+        span_id = data.get("id")
+        if span_id is not None:
+            existing = next((s for s in work.set.spans if s.uuid == span_id), None)
+            if existing is not None:
+                if (existing.start, existing.end, existing.label, existing.attrs) == (start, end, label, attrs):
+                    return _result(work, span=span_dict(existing, work.document.text), replay=True)
+                raise Conflict("Another span already has this id.",
+                               {"id": [f"Span {span_id!r} exists with a different body."]})
+        work.check_open()
+        work.check_version(if_match)
+        reason = overlap_error(work.schema.get("overlap", "nest"), work.set.spans, start, end, label)
+        if reason:
+            raise Invalid(reason, {"start": [reason]})
+        span = Span(uuid=_new_id(span_id), start=start, end=end, label=label, attrs=attrs)
+        work.set.spans.append(span)
+        session.flush()
+        after = span_dict(span, work.document.text)
+        work.touch("span.create", span, after=after)
+    return _result(work, span=after, replay=False)
+
+
+def update_span(user, document_id: int, span_id: str, changes: dict, if_match: int | None = None) -> dict:
+    """Change a span's extent, label or attributes; return it with the new version.
+
+    ``attrs`` replaces the whole attribute object. A label change without ``attrs`` keeps the
+    attributes the new label also has (and pre-fills a claim's counts). A change that changes
+    nothing answers with the current state and no new version.
+
+    :raise NotFound: when the document is not assigned to ``user`` or has no such span.
+    :raise Invalid: as for :func:`create_span`, and when a relation of the span would no
+        longer be allowed by the schema.
+    :raise Conflict: when the document is closed.
+    :raise PreconditionFailed: when ``if_match`` is stale.
+    """
+    with write_transaction() as session:
+        work = _open_work(session, user, document_id)
+        span = work.span(span_id)
+        text = work.document.text
+        before = span_dict(span, text)
+        start = changes.get("start", span.start)
+        end = changes.get("end", span.end)
+        label = changes.get("label", span.label)
+        if "attrs" in changes:
+            attrs = changes["attrs"] or {}
+        elif label != span.label:
+            spec = labels_by_name(work.schema).get(label) if isinstance(label, str) else None
+            names = {a["name"] for a in spec["attributes"]} if spec else set()
+            kept = {k: v for k, v in (span.attrs or {}).items() if k in names}
+            attrs = prefill_counts(spec, kept, text[start:end]) if spec and 0 <= start < end <= len(text) else kept
+        else:
+            attrs = dict(span.attrs or {})
+        client_text = changes.get("text")
+        attrs, errors = _validate_span(work, start, end, label, attrs, client_text)
+        _raise_if(errors)
+        if (start, end, label, attrs) == (span.start, span.end, span.label, span.attrs or {}):
+            return _result(work, span=before)
+        work.check_open()
+        work.check_version(if_match)
+        reason = overlap_error(work.schema.get("overlap", "nest"), work.set.spans, start, end, label,
+                               ignore=span.uuid)
+        if reason:
+            raise Invalid(reason, {"start": [reason]})
+        if label != span.label:
+            problems = []
+            for relation in work.set.relations:
+                if relation.head_id == span.id or relation.tail_id == span.id:
+                    head = label if relation.head_id == span.id else relation.head.label
+                    tail = label if relation.tail_id == span.id else relation.tail.label
+                    if why := relation_error(work.schema, relation.label, head, tail):
+                        problems.append(f"Relation {relation.uuid}: {why}")
+            if problems:
+                raise Invalid("The new label breaks relations of this span; delete them first.",
+                              {"label": problems})
+        span.start, span.end, span.label, span.attrs = start, end, label, attrs
+        span.updated_at = now_utc()
+        after = span_dict(span, text)
+        work.touch("span.update", span, before=before, after=after)
+    return _result(work, span=after)
+
+
+def delete_span(user, document_id: int, span_id: str, if_match: int | None = None) -> dict:
+    """Remove a span and the relations that touch it; return the new version.
+
+    :raise NotFound: when the document is not assigned to ``user`` or has no such span.
+    :raise Conflict: when the document is closed.
+    :raise PreconditionFailed: when ``if_match`` is stale.
+    """
+    with write_transaction() as session:
+        work = _open_work(session, user, document_id)
+        span = work.span(span_id)
+        work.check_open()
+        work.check_version(if_match)
+        before = span_dict(span, work.document.text)
+        gone = [r for r in work.set.relations if r.head_id == span.id or r.tail_id == span.id]
+        before["relations"] = [relation_dict(r) for r in gone]
+        for relation in gone:
+            work.set.relations.remove(relation)
+        work.set.spans.remove(span)
+        session.flush()
+        work.touch("span.delete", span, before=before)
+    return _result(work, deleted_relations=[r["id"] for r in before["relations"]])
+
+
+# --- relations -------------------------------------------------------------------------------
+
+def _relation_problems(work: _Work, head_id, tail_id, label, by_uuid, prefix="") -> tuple[dict, tuple]:
+    errors: dict[str, list[str]] = {}
+    ends = []
+    for name, ref in (("head", head_id), ("tail", tail_id)):
+        span = by_uuid.get(ref) if isinstance(ref, str) else None
+        if span is None:
+            errors[f"{prefix}{name}"] = [f"No span {ref!r} in your annotations."]
+        ends.append(span)
+    if errors:
+        return errors, ()
+    head, tail = ends
+    if head is tail:
+        errors[f"{prefix}tail"] = ["A relation links two different spans."]
+    elif why := relation_error(work.schema, label, head.label, tail.label):
+        errors[f"{prefix}label"] = [why]
+    return errors, (head, tail)
+
+
+def create_relation(user, document_id: int, data: dict, if_match: int | None = None) -> dict:
+    """Link two of the user's spans; return the relation with the new version.
+
+    ``data`` is ``{id?, head, tail, label, attrs?}`` with span ids as ends. Idempotent on
+    ``id`` like :func:`create_span`.
+
+    :raise NotFound: when the document is not assigned to ``user``.
+    :raise Invalid: when an end is not one of the user's spans, or the schema forbids the
+        relation for that pair of labels.
+    :raise Conflict: when the id is taken by a different relation, the same relation exists,
+        or the document is closed.
+    :raise PreconditionFailed: when ``if_match`` is stale.
+    """
+    with write_transaction() as session:
+        work = _open_work(session, user, document_id)
+        by_uuid = {s.uuid: s for s in work.set.spans}
+        label, attrs = data["label"], data.get("attrs") or {}
+        errors, ends = _relation_problems(work, data["head"], data["tail"], label, by_uuid)
+        _raise_if(errors, "The relation is not valid.")
+        head, tail = ends
+        relation_id = data.get("id")
+        if relation_id is not None:
+            existing = next((r for r in work.set.relations if r.uuid == relation_id), None)
+            if existing is not None:
+                if (existing.head_id, existing.tail_id, existing.label, existing.attrs or {}) == \
+                        (head.id, tail.id, label, attrs):
+                    return _result(work, relation=relation_dict(existing), replay=True)
+                raise Conflict("Another relation already has this id.",
+                               {"id": [f"Relation {relation_id!r} exists with a different body."]})
+        work.check_open()
+        work.check_version(if_match)
+        if any(r.head_id == head.id and r.tail_id == tail.id and r.label == label for r in work.set.relations):
+            raise Conflict("This relation exists already.",
+                           {"label": [f"{label} from this head to this tail exists already."]})
+        relation = Relation(uuid=_new_id(relation_id), head=head, tail=tail, label=label, attrs=attrs)
+        work.set.relations.append(relation)
+        session.flush()
+        after = relation_dict(relation)
+        work.touch("relation.create", relation, after=after)
+    return _result(work, relation=after, replay=False)
+
+
+def delete_relation(user, document_id: int, relation_id: str, if_match: int | None = None) -> dict:
+    """Remove a relation; return the new version.
+
+    :raise NotFound: when the document is not assigned to ``user`` or has no such relation.
+    :raise Conflict: when the document is closed.
+    :raise PreconditionFailed: when ``if_match`` is stale.
+    """
+    with write_transaction() as session:
+        work = _open_work(session, user, document_id)
+        relation = work.relation(relation_id)
+        work.check_open()
+        work.check_version(if_match)
+        before = relation_dict(relation)
+        work.set.relations.remove(relation)
+        session.flush()
+        work.touch("relation.delete", relation, before=before)
+    return _result(work)
+
+
+# --- the whole set ---------------------------------------------------------------------------
+
+def replace_annotations(user, document_id: int, data: dict, if_match: int | None) -> dict:
+    """Replace all of the user's spans and relations at once; return the new state.
+
+    Spans keep their rows when their id survives, so ids stay stable. Sending what is stored
+    already changes nothing and answers the current version.
+
+    :raise PreconditionRequired: when ``if_match`` is missing.
+    :raise PreconditionFailed: when it is stale.
+    :raise Invalid: with errors keyed ``spans.3.end``, ``relations.0.label``.
+    :raise NotFound: when the document is not assigned to ``user``.
+    :raise Conflict: when the document is closed.
+    """
+    if if_match is None:
+        raise PreconditionRequired("Send If-Match with the version you are replacing.",
+                                   {"If-Match": ["Missing; use the version from GET .../annotations."]})
+    with write_transaction() as session:
+        work = _open_work(session, user, document_id)
+        errors: dict[str, list[str]] = {}
+        planned: list[dict] = []
+        seen: dict[str, int] = {}
+        policy = work.schema.get("overlap", "nest")
+        for i, raw in enumerate(data.get("spans", [])):
+            prefix = f"spans.{i}."
+            attrs, span_problems = _validate_span(work, raw["start"], raw["end"], raw["label"],
+                                                  raw.get("attrs") or {}, raw.get("text"), prefix=prefix)
+            span_id = _new_id(raw.get("id"))
+            if span_id in seen:
+                span_problems[f"{prefix}id"] = [f"Repeats the id of span {seen[span_id]}."]
+            if not span_problems:
+                candidate = _Planned(span_id, raw["start"], raw["end"], raw["label"], attrs)
+                if reason := overlap_error(policy, [_Planned(**p) for p in planned], candidate.start,
+                                           candidate.end, candidate.label):
+                    span_problems[f"{prefix}start"] = [reason]
+                else:
+                    planned.append(vars(candidate))
+            seen.setdefault(span_id, i)
+            errors.update(span_problems)
+        by_plan = {p["uuid"]: _Planned(**p) for p in planned}
+        relation_plans = []
+        for i, raw in enumerate(data.get("relations", [])):
+            prefix = f"relations.{i}."
+            problems, ends = _relation_problems(work, raw["head"], raw["tail"], raw["label"], by_plan, prefix)
+            errors.update(problems)
+            if not problems:
+                relation_plans.append({"uuid": _new_id(raw.get("id")), "head": raw["head"],
+                                       "tail": raw["tail"], "label": raw["label"],
+                                       "attrs": raw.get("attrs") or {}})
+        ids = [r["uuid"] for r in relation_plans]
+        if len(set(ids)) != len(ids):
+            errors.setdefault("relations", []).append("Two relations share an id.")
+        _raise_if(errors, "The annotations are not valid; nothing was changed.")
+        current = _snapshot(work)
+        wanted = ({p["uuid"]: (p["start"], p["end"], p["label"], p["attrs"]) for p in planned},
+                  {r["uuid"]: (r["head"], r["tail"], r["label"], r["attrs"]) for r in relation_plans})
+        if current == wanted:
+            return get_annotations(user, document_id)
+        work.check_open()
+        work.check_version(if_match)
+        before = {"spans": len(work.set.spans), "relations": len(work.set.relations)}
+        for relation in list(work.set.relations):
+            work.set.relations.remove(relation)
+        keep = {p["uuid"]: p for p in planned}
+        rows = {}
+        for span in list(work.set.spans):
+            plan = keep.get(span.uuid)
+            if plan is None:
+                work.set.spans.remove(span)
+                continue
+            if (span.start, span.end, span.label, span.attrs) != (plan["start"], plan["end"], plan["label"],
+                                                                  plan["attrs"]):
+                span.start, span.end, span.label, span.attrs = (plan["start"], plan["end"], plan["label"],
+                                                                plan["attrs"])
+            rows[span.uuid] = span
+        # Flush removals and moves before inserts: a new span may take a removed span's place.
+        session.flush()
+        for plan in planned:
+            if plan["uuid"] not in rows:
+                span = Span(uuid=plan["uuid"], start=plan["start"], end=plan["end"], label=plan["label"],
+                            attrs=plan["attrs"])
+                work.set.spans.append(span)
+                rows[plan["uuid"]] = span
+        session.flush()
+        for plan in relation_plans:
+            work.set.relations.append(Relation(uuid=plan["uuid"], head=rows[plan["head"]],
+                                               tail=rows[plan["tail"]], label=plan["label"],
+                                               attrs=plan["attrs"]))
+        session.flush()
+        work.touch("annotations.replace", work.set, before=before,
+                   after={"spans": len(planned), "relations": len(relation_plans)})
+    return get_annotations(user, document_id)
+
+
+class _Planned:
+    def __init__(self, uuid, start, end, label, attrs):
+        self.uuid, self.start, self.end, self.label, self.attrs = uuid, start, end, label, attrs
+
+
+def _snapshot(work: _Work):
+    return ({s.uuid: (s.start, s.end, s.label, s.attrs or {}) for s in work.set.spans},
+            {r.uuid: (r.head.uuid, r.tail.uuid, r.label, r.attrs or {}) for r in work.set.relations})
+
+
+# --- status ----------------------------------------------------------------------------------
+
+def set_status(user, document_id: int, status: str, if_match: int | None = None) -> dict:
+    """Submit, skip or reopen (``in_progress``) the user's work on a document.
+
+    ``submitted`` and ``skipped`` may follow ``assigned`` directly; a submitted or skipped
+    document goes back only to ``in_progress`` (reopening). Submitting checks the schema's
+    required attributes on every span. Setting the current status again changes nothing.
+
+    :raise NotFound: when the document is not assigned to ``user``.
+    :raise Invalid: for an unknown status or, on submit, spans missing required attributes.
+    :raise Conflict: for a move the workflow does not allow (submitted -> skipped).
+    :raise PreconditionFailed: when ``if_match`` is stale.
+    """
+    if status not in STATUSES:
+        raise Invalid("Unknown status.", {"status": [f"Must be one of: {', '.join(STATUSES)}."]})
+    with write_transaction() as session:
+        work = _open_work(session, user, document_id)
+        current = work.assignment.status
+        if status == current:
+            return _result(work, status=current)
+        if current in CLOSED and status != "in_progress":
+            raise Conflict(f"This document is {current}; reopen it first.",
+                           {"status": [f"Cannot go from {current} to {status}."]})
+        work.check_version(if_match)
+        if status == "submitted":
+            missing = {}
+            for i, span in enumerate(work.set.spans):
+                spec = labels_by_name(work.schema).get(span.label, {"attributes": []})
+                absent = [a["name"] for a in spec["attributes"]
+                          if a["required"] and (span.attrs or {}).get(a["name"]) is None]
+                if absent:
+                    missing[f"spans.{i}.attrs"] = [f"{span.label} {span.uuid} needs: {', '.join(absent)}."]
+            _raise_if(missing, "Fill the required attributes before submitting.")
+        now = now_utc()
+        work.assignment.status = status
+        work.assignment.finished_at = now if status in CLOSED else None
+        if work.assignment.started_at is None:
+            work.assignment.started_at = now
+        work.assignment.updated_at = now
+        work.set.version += 1
+        work.set.updated_at = now
+        audit.record(f"assignment.{status}", work.assignment, actor=user,
+                     before={"status": current}, after={"status": status},
+                     project_id=work.document.project_id, document_id=document_id)
+    return _result(work, status=status)
