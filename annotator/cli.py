@@ -5,8 +5,10 @@ docstring is its ``--help`` text.
 """
 
 import json
+import os
 import secrets
 import sys
+from contextlib import nullcontext
 
 import click
 from flask.cli import AppGroup
@@ -17,7 +19,9 @@ from annotator.errors import AnnotatorError
 from annotator.extensions import db
 from annotator.models import Project
 from annotator.models import User
+from annotator.services import assignments
 from annotator.services import documents
+from annotator.services import exporting
 from annotator.services import projects
 from annotator.services import users
 
@@ -132,7 +136,131 @@ Highlight **ACTOR**, **WEAPON**, **LOCATION** and **CASUALTY_CLAIM** spans.
 """
 
 
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+@click.command("assign")
+@click.argument("project")
+@click.option("--annotators", required=True, help="Usernames, comma-separated: a,b,c.")
+@click.option("--per-document", "per_document", type=int, required=True, help="Annotators per document (k).")
+@click.option("--documents", "document_ids", default=None,
+              help="Document ids, comma-separated; default: every document still short of annotators.")
+@click.option("--dry-run", is_flag=True, help="Print the plan and store nothing.")
+@with_appcontext
+def assign_command(project, annotators, per_document, document_ids, dry_run):
+    """Give each document of PROJECT (id or name) k distinct annotators, balanced and idempotent."""
+    try:
+        ids = [int(part) for part in _split(document_ids)] if document_ids is not None else None
+    except ValueError:
+        raise click.BadParameter("use document ids separated by commas, e.g. 1,2,3",
+                                 param_hint="--documents") from None
+    try:
+        target = projects.get_project(project)
+        report = assignments.assign_documents(target, _split(annotators), per_document, ids, dry_run=dry_run)
+    except AnnotatorError as error:
+        fail(error)
+    verb = "Would assign" if dry_run else "Assigned"
+    count = len(report.planned) if dry_run else len(report.created)
+    loads = " ".join(f"{name}={n}" for name, n in report.loads.items())
+    click.echo(f"{verb} {count} in {target.name!r}: {report.documents} document(s) considered, "
+               f"{report.complete} already complete; open work now: {loads}.")
+    if report.short:
+        click.echo(f"  {len(report.short)} document(s) could not reach {per_document} annotators.")
+
+
+@click.command("export")
+@click.argument("project")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help="The file to write; '-' for standard output.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "conll", "spacy"]), default="jsonl",
+              show_default=True)
+@click.option("--status", multiple=True, help="Assignment status to export (repeat or comma-separate; "
+              "default: submitted).")
+@click.option("--annotator", multiple=True, help="Only this annotator's work (username; repeatable).")
+@click.option("--document", multiple=True, help="Only this document id (repeatable).")
+@click.option("--updated-since", help="Only work changed at or after this ISO 8601 time (UTC if no zone).")
+@click.option("--split", help="Train, dev and test percentages by document, e.g. 80,10,10.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
+@with_appcontext
+def export_command(project, output, fmt, status, annotator, document, updated_since, split, seed):
+    """Export PROJECT (name or id) as training data: jsonl, conll or spacy (see docs/export.md).
+
+    The file appears only once complete; a progress bar goes to standard error.
+    """
+    try:
+        target = projects.get_project(project)
+        export = exporting.open_export(target, fmt, status=status or exporting.DEFAULT_STATUS,
+                                       annotators=annotator, document_ids=document,
+                                       updated_since=updated_since, split=split, seed=seed)
+        total = exporting.count_export(export.filters)["records"]
+    except AnnotatorError as error:
+        fail(error)
+    partial = None if output == "-" else f"{output}.part"
+    try:
+        with (open(partial, "wb") if partial else nullcontext(sys.stdout.buffer)) as handle, \
+                click.progressbar(length=total, label=f"Exporting {total:,} records", file=sys.stderr,
+                                  update_min_steps=max(1, total // 200)) as bar:
+            export.write(handle, progress=lambda: bar.update(1))
+        if partial:
+            os.replace(partial, output)
+    finally:
+        if partial and os.path.exists(partial):
+            os.remove(partial)
+    click.echo(f"Exported {total:,} records of {target.name!r} as {fmt} to {output}.", err=output == "-")
+
+
+@click.command("import")
+@click.argument("project")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "json", "txt", "html", "csv", "zip"]),
+              help="Read every file in this format; default: from each file's extension.")
+@click.option("--clean", is_flag=True, help="Drop boilerplate lines of scraped pages (Advertisement...).")
+@click.option("--as", "as_user", metavar="USER", help="A project member whose annotation set the spans become.")
+@click.option("--skip-invalid", is_flag=True, help="Store the valid records and report the others.")
+@click.option("--suggestions", is_flag=True, help="Store the spans as suggestions.")
+@click.option("--text-column", help="CSV: the column holding the text (default: text).")
+@with_appcontext
+def import_command(project, paths, fmt, clean, as_user, skip_invalid, suggestions, text_column):
+    """Import articles into PROJECT (name or id) from files, folders and zips (see docs/import.md).
+
+    Atomic unless --skip-invalid: one invalid record and nothing is stored, every error listed.
+    """
+    from annotator.services import readers
+
+    progress = readers.Progress()
+    limits = readers.Limits(max_chars=documents.config_max_chars())
+    try:
+        target = projects.get_project(project)
+        user = documents.find_import_user(target, as_user)
+        records = readers.iter_paths(list(paths), fmt, limits=limits, text_column=text_column,
+                                     progress=progress)
+        with click.progressbar(length=1, label="Importing", file=sys.stderr) as bar:
+            def advance(report):
+                if progress.total:
+                    bar.length = progress.total
+                    bar.update(progress.done - bar.pos)
+                bar.label = f"Importing: {report.created:,} new"
+
+            report = documents.import_records(target, records, as_user=user, suggestions=suggestions,
+                                              skip_invalid=skip_invalid, max_chars=limits.max_chars,
+                                              clean=clean, progress=advance)
+    except AnnotatorError as error:
+        fail(error)
+    rate = report.records / report.seconds if report.seconds else 0
+    click.echo(f"Imported {report.created:,} documents into {target.name!r} from {report.records:,} records "
+               f"in {report.seconds:.1f} s ({rate:,.0f} records/s, {report.cpu_seconds:.1f} s CPU): "
+               f"{report.duplicate_count:,} duplicates, "
+               f"{report.annotation_sets:,} annotation sets, {report.error_count:,} invalid.")
+    for entry in report.as_dict()["errors"]:
+        where = f"{entry['file']}:{entry['line']}" if entry.get("file") else f"line {entry['line']}"
+        click.echo(f"  skipped {where}: {entry['message']}", err=True)
+
+
 def register(app):
     """Add the commands to ``flask --app app``."""
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_command)
+    app.cli.add_command(export_command)
+    app.cli.add_command(assign_command)
+    app.cli.add_command(import_command)
