@@ -103,8 +103,10 @@ def demo_command():
         records = [(n, strip_annotations(json.loads(line)))
                    for n, line in enumerate(handle, 1) if line.strip()]
     report = documents.import_records(project, records)
+    annotators = [name for name, role in DEMO_USERS if role == "annotator"]
+    assigned = assignments.assign_documents(project, annotators, per_document=len(annotators))
     click.echo(f"Demo project {project.name!r}: {report.created} articles added, "
-               f"{len(report.duplicates)} already there.")
+               f"{len(report.duplicates)} already there; {len(assigned.created)} assignments made.")
     for username, role, password in created:
         click.echo(f"  {role:<9} {username:<8} password: {password}")
     if created:

@@ -41,8 +41,11 @@ def visible_document(user, document_id: int) -> Document:
     document = db.session.get(Document, document_id)
     if document is None:
         raise NotFound("Document not found.")
-    if not sees_everything(user) and own_assignment(user, document_id) is None:
-        raise NotFound("Document not found.")
+    if not sees_everything(user):
+        # An annotator removed from the project loses its documents too, finished ones included.
+        if (own_assignment(user, document_id) is None
+                or db.session.get(ProjectMember, (document.project_id, user.id)) is None):
+            raise NotFound("Document not found.")
     return document
 
 

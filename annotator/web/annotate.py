@@ -5,8 +5,6 @@ block (the text, its tokens, the schema, my annotations); static/js/annotate.js 
 project's guidelines are markdown, rendered with raw HTML disabled and then sanitised.
 """
 
-import markdown_it
-import nh3
 from flask import Blueprint
 from flask import render_template
 from flask import url_for
@@ -14,18 +12,11 @@ from flask_login import current_user
 
 from annotator.errors import NotFound
 from annotator.services import annotations
+from annotator.services.projects import render_guidelines
 from annotator.services.access import own_assignment
 from annotator.services.access import visible_document
 
 bp = Blueprint("annotate", __name__)
-
-_markdown = markdown_it.MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
-
-
-def render_guidelines(text: str) -> str:
-    """Return the guidelines markdown as safe HTML (no raw HTML, no scripts, no handlers)."""
-    return nh3.clean(_markdown.render(text or ""))
-
 
 @bp.get("/documents/<int:did>/annotate")
 def annotate(did):
