@@ -9,8 +9,6 @@ import bisect
 import unicodedata
 from functools import lru_cache
 
-import spacy
-
 BOM = "\ufeff"
 
 
@@ -80,6 +78,10 @@ def is_boundary(text: str, offset: int) -> bool:
 
 @lru_cache(maxsize=16)
 def _tokenizer(lang: str):
+    # spaCy (with numpy and thinc) is imported on first use, not at start: a web worker that
+    # never imports or exports stays small and starts fast.
+    import spacy
+
     try:
         return spacy.blank(lang).tokenizer
     except (ImportError, KeyError, ValueError):  # no rules for this language: the generic ones
