@@ -158,6 +158,12 @@ def handle_operational_error(error: OperationalError):
                           headers={"Retry-After": "2"})
 
 
+def handle_recursion_error(error: RecursionError):
+    # json.loads on a body nested thousands deep (SECURITY.md 6 E28): the client's fault.
+    db.session.rollback()
+    return error_response(400, "The JSON is nested too deeply.")
+
+
 def handle_unexpected_error(error: Exception):
     db.session.rollback()
     log.exception("unhandled error")
@@ -170,4 +176,5 @@ def register_error_handlers(app):
     app.register_error_handler(AnnotatorError, handle_domain_error)
     app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(OperationalError, handle_operational_error)
+    app.register_error_handler(RecursionError, handle_recursion_error)
     app.register_error_handler(Exception, handle_unexpected_error)

@@ -42,7 +42,8 @@ def test_users_token_prints_a_working_token(app, runner):
 def test_demo_is_idempotent_and_prints_passwords_once(app, runner):
     first = runner.invoke(args=["demo"])
     assert first.exit_code == 0, first.output
-    assert first.output.count("password:") == 3 and "8 articles added" in first.output and "16 assignments made" in first.output
+    assert first.output.count("password:") == 3
+    assert "8 articles added" in first.output and "16 assignments made" in first.output
     second = runner.invoke(args=["demo"])
     assert second.exit_code == 0 and "password:" not in second.output
     with app.app_context():

@@ -62,3 +62,11 @@ def test_error_payload_is_json_and_never_echoes_markup(client):
     assert response.status_code == 404
     assert response.content_type == "application/json"
     assert "<img" not in response.get_data(as_text=True)
+
+
+def test_a_deeply_nested_json_body_is_a_clear_400(client):
+    admin = token_for(make_user("root", role="admin"))
+    body = "[" * 10_000 + "]" * 10_000
+    response = client.post("/api/v1/users", headers={**admin, "Content-Type": "application/json"}, data=body)
+    assert response.status_code == 400
+    assert response.json["message"] == "The JSON is nested too deeply."

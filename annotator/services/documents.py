@@ -37,9 +37,6 @@ from typing import Any
 
 from flask import current_app
 from flask import has_app_context
-from spacy.attrs import IDX
-from spacy.attrs import IS_SPACE
-from spacy.attrs import LENGTH
 from sqlalchemy import Text
 from sqlalchemy import cast
 from sqlalchemy import exists
@@ -72,8 +69,8 @@ from annotator.services.schema import relation_error
 from annotator.services.text import BOM
 from annotator.services.text import OffsetMap
 from annotator.services.text import TextError
-from annotator.services.text import _tokenizer
 from annotator.services.text import normalize_text
+from annotator.services.text import tokenize_many
 
 SCHEMA_VERSION = "conflict-annotator/1"
 RECORD_FIELDS = {"text", "id", "external_id", "meta", "spans", "relations"}
@@ -485,25 +482,6 @@ def find_import_user(project: Project, username: str | None) -> User | None:
         raise Invalid("The annotator is not a member of the project.",
                       {"as_user": [f"{username} is not a member of this project."]})
     return user
-
-
-def tokenize_many(texts: list[str], lang: str) -> list[list[list[int]]]:
-    """Return the tokens of each text, exactly as :func:`annotator.services.text.tokenize` does.
-
-    Runs spaCy's tokenizer over the batch with ``pipe`` and reads the offsets as one array
-    per document, which is several times faster than walking the tokens in Python.
-    """
-    tokenizer = _tokenizer(lang or "en")
-    result = []
-    for doc in tokenizer.pipe(texts):
-        if not len(doc):
-            result.append([])
-            continue
-        array = doc.to_array([IDX, LENGTH, IS_SPACE])
-        array = array[array[:, 2] == 0]
-        array[:, 1] += array[:, 0]
-        result.append(array[:, :2].tolist())
-    return result
 
 
 def import_records(project: Project, records: Iterable[tuple[Any, object]], *, as_user: User | None = None,

@@ -96,3 +96,25 @@ def tokenize(text: str, lang: str = "en") -> list[list[int]]:
     """
     doc = _tokenizer(lang or "en")(text)
     return [[t.idx, t.idx + len(t.text)] for t in doc if not t.is_space]
+
+
+def tokenize_many(texts: list[str], lang: str) -> list[list[list[int]]]:
+    """Return the tokens of each text, exactly as :func:`tokenize` does, for a batch.
+
+    Runs spaCy's tokenizer over the batch with ``pipe`` and reads the offsets as one array
+    per document, which is several times faster than walking the tokens in Python.
+    """
+    from spacy.attrs import IDX
+    from spacy.attrs import IS_SPACE
+    from spacy.attrs import LENGTH
+
+    result = []
+    for doc in _tokenizer(lang or "en").pipe(texts):
+        if not len(doc):
+            result.append([])
+            continue
+        array = doc.to_array([IDX, LENGTH, IS_SPACE])
+        array = array[array[:, 2] == 0]
+        array[:, 1] += array[:, 0]
+        result.append(array[:, :2].tolist())
+    return result

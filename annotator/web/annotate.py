@@ -12,9 +12,9 @@ from flask_login import current_user
 
 from annotator.errors import NotFound
 from annotator.services import annotations
-from annotator.services.projects import render_guidelines
 from annotator.services.access import own_assignment
 from annotator.services.access import visible_document
+from annotator.services.projects import render_guidelines
 
 bp = Blueprint("annotate", __name__)
 
