@@ -1,5 +1,8 @@
 """Extension objects, created unbound and bound to the app in ``create_app``."""
 
+import fcntl
+import os
+import threading
 from contextlib import contextmanager
 
 from flask_limiter import Limiter
@@ -83,10 +86,40 @@ def write_transaction():
     """
     session = db.session
     session.rollback()
-    session.connection(execution_options={"sqlite_immediate": True})
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    with _sqlite_writer_queue(db.engine):
+        session.connection(execution_options={"sqlite_immediate": True})
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+_thread_lock = threading.Lock()
+_lock_files: dict[str, int] = {}
+
+
+@contextmanager
+def _sqlite_writer_queue(engine):
+    """Queue this process's SQLite writers behind a file lock, so they wait without polling.
+
+    SQLite lets one writer in at a time; the others retry on a sleep schedule (busy_timeout)
+    that grows to 100 ms between tries, so under load a waiting writer sleeps long after the
+    lock is free. An exclusive ``flock`` on a file next to the database wakes the next writer
+    the moment the previous one commits. BEGIN IMMEDIATE still guards the database itself.
+    Threads of one process share the file, so they queue on a thread lock first.
+    """
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not path or path == ":memory:":
+        yield
+        return
+    with _thread_lock:
+        fd = _lock_files.get(path)
+        if fd is None:
+            fd = _lock_files[path] = os.open(path + ".writelock", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)

@@ -23,6 +23,7 @@ import uuid as uuidlib
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 
 from annotator.errors import AnnotatorError
 from annotator.errors import Conflict
@@ -33,6 +34,9 @@ from annotator.extensions import db
 from annotator.extensions import write_transaction
 from annotator.models import AnnotationSet
 from annotator.models import Assignment
+from annotator.models import Document
+from annotator.models import Project
+from annotator.models import ProjectMember
 from annotator.models import Relation
 from annotator.models import Span
 from annotator.models import User
@@ -239,14 +243,23 @@ def _open_work(session, user, document_id: int) -> _Work:
 
     :raise NotFound: when the document is not assigned to ``user``, exactly like a missing one.
     """
-    document = visible_document(user, document_id)
-    # The assignment row is the lock that serialises every write of this user on this
-    # document (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises all writes anyway).
-    assignment = session.scalar(
-        select(Assignment).where(Assignment.document_id == document_id, Assignment.user_id == user.id)
-        .with_for_update())
-    if assignment is None:
+    # One statement finds the document, my assignment to it, its project and my membership
+    # (the rules of access.visible_document for an owner), and locks the assignment row: the
+    # lock that serialises every write of this user on this document on PostgreSQL (SQLite's
+    # BEGIN IMMEDIATE serialises all writes anyway). The tokens are not needed to write.
+    row = session.execute(
+        select(Document, Assignment, Project)
+        .join(Assignment, (Assignment.document_id == Document.id) & (Assignment.user_id == user.id))
+        .join(Project, Project.id == Document.project_id)
+        .join(ProjectMember, (ProjectMember.project_id == Document.project_id)
+              & (ProjectMember.user_id == user.id))
+        .where(Document.id == document_id)
+        .options(defer(Document.tokens))
+        .with_for_update(of=Assignment)
+    ).first()
+    if row is None:
         raise NotFound("Document not found.")
+    document, assignment, _project = row
     annotation_set = session.scalar(
         select(AnnotationSet).where(AnnotationSet.document_id == document_id,
                                     AnnotationSet.user_id == user.id, AnnotationSet.kind == "manual")
