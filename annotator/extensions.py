@@ -79,12 +79,21 @@ def _begin_sqlite(conn):
 def write_transaction():
     """Run the block in one write transaction and commit it, or roll everything back.
 
-    Any read transaction the request already holds (loading the user, say) is ended first, so
-    that every rule is checked against the state the write commits on. On SQLite the
-    transaction starts with BEGIN IMMEDIATE; on PostgreSQL it is an ordinary transaction in
-    which the services lock the rows they change.
+    On SQLite the request's read transaction (loading the user, say) is ended first and the
+    write starts with BEGIN IMMEDIATE, so every rule is checked against the state the write
+    commits on. On PostgreSQL the transaction simply goes on: under READ COMMITTED each
+    statement sees the latest committed rows, and the services lock the rows they change
+    (``FOR UPDATE``), which saves a reconnect and a re-read of the user per write.
     """
     session = db.session
+    if db.engine.dialect.name != "sqlite":
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        return
     session.rollback()
     with _sqlite_writer_queue(db.engine):
         session.connection(execution_options={"sqlite_immediate": True})
