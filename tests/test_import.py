@@ -19,6 +19,7 @@ from annotator.models import Assignment
 from annotator.models import Document
 from annotator.models import Event
 from annotator.models import Span
+from annotator.models import User
 from annotator.services import documents
 from annotator.services import readers
 from annotator.services.text import tokenize
@@ -26,6 +27,7 @@ from tests.factories import CORPUS
 from tests.factories import corpus_records
 from tests.factories import make_project
 from tests.factories import make_user
+from tests.factories import token_for
 
 NAV_ONLY = ("<!doctype html><html><head><title>Menu</title></head><body><nav><ul>"
             "<li><a href='/'>Home</a></li><li><a href='/world'>World</a></li><li><a href='/sport'>Sport</a></li>"
@@ -557,3 +559,94 @@ def test_export_record_with_utf16_offsets_is_refused(app):
 def test_tokenize_many_matches_tokenize():
     texts = [record["text"] for record in corpus_records()] + ["", "   ", "a\n\nb", "قال المتحدث"]
     assert documents.tokenize_many(texts, "en") == [tokenize(t, "en") for t in texts]
+
+
+# --- worker processes (past pool_threshold records) -------------------------------------------
+
+def many_records(count: int) -> list[dict]:
+    """Return ``count`` distinct records: the sample corpus with numbered texts, Arabic ones, repeats."""
+    corpus = corpus_records()
+    records = []
+    for n in range(count):
+        if n % 10 == 9:  # a repeat of the record before: a duplicate
+            records.append(dict(records[-1]))
+        elif n % 10 == 8:
+            records.append({"text": f"قال المتحدث إن {n} شخصا قتلوا.", "meta": {"lang": "ar"}})
+        else:
+            record = dict(corpus[n % len(corpus)])
+            record.update(id=f"{record['id']}-{n}", text=f"{record['text']} [{n}]")
+            records.append(record)
+    return records
+
+
+def stored_documents(project) -> list[tuple]:
+    """Return everything stored for the project's documents, in import order, without generated ids."""
+    result = []
+    for document in db.session.scalars(select(Document).where(Document.project_id == project.id)
+                                       .order_by(Document.id)):
+        sets = db.session.scalars(select(AnnotationSet).where(AnnotationSet.document_id == document.id)).all()
+        spans = sorted((s.start, s.end, s.label, json.dumps(s.attrs, sort_keys=True))
+                       for annotation_set in sets for s in annotation_set.spans)
+        relations = sorted(((r.head.start, r.head.end), (r.tail.start, r.tail.end), r.label)
+                           for annotation_set in sets for r in annotation_set.relations)
+        statuses = db.session.scalars(select(Assignment.status).where(Assignment.document_id == document.id)).all()
+        result.append((document.external_id, document.text, document.text_sha256, document.meta, document.lang,
+                       document.tokens, spans, relations, statuses))
+    return result
+
+
+def test_import_in_worker_processes_stores_what_one_process_stores(app):
+    amira = make_user("amira")
+    alone, pooled = make_project(members=[amira]), make_project(members=[amira])
+    records = many_records(60)
+    with app.app_context():
+        user = db.session.get(User, amira.id)
+        one = documents.import_records(alone, enumerate(records, 1), as_user=user, batch_size=8,
+                                       pool_threshold=10**9)
+        workers = documents.import_records(pooled, enumerate(records, 1), as_user=user, batch_size=8,
+                                           pool_threshold=8)
+        assert (workers.created, workers.duplicate_count, workers.annotation_sets) == \
+            (one.created, one.duplicate_count, one.annotation_sets) == (54, 6, 54)
+        assert workers.duplicates == [{**d, "document_id": d["document_id"] + one.created} for d in one.duplicates]
+        assert stored_documents(pooled) == stored_documents(alone)
+        assert stored_documents(pooled)[8][5] == tokenize(records[8]["text"], "ar")
+        # Span ids the workers generated are unique (a forked worker must not reuse its parent's).
+        uuids = db.session.scalars(select(Span.uuid)).all()
+        assert len(uuids) == 2 * sum(len(r.get("spans", [])) for r in records) and len(set(uuids)) == len(uuids)
+
+
+def test_an_invalid_record_checked_in_a_worker_stores_nothing(app, project):
+    records = many_records(40)
+    records[33]["spans"] = [{**records[33]["spans"][0], "text": "not the text"}]
+    records[36] = {"text": "Unlabelled.", "spans": [{"start": 0, "end": 4, "label": "NOPE"}]}
+    with app.app_context():
+        user = documents.find_import_user(project, "amira")
+        with pytest.raises(Invalid) as caught:
+            documents.import_records(project, enumerate(records, 1), as_user=user, batch_size=8, pool_threshold=8)
+        assert set(caught.value.errors) == {"34", "37"}
+        assert "Does not match the document text" in caught.value.errors["34"][0]
+        assert "unknown label 'NOPE'" in caught.value.errors["37"][0]
+        assert count(Document) == 0 and count(Span) == 0 and count(AnnotationSet) == 0 and count(Event) == 0
+        report = documents.import_records(project, enumerate(records, 1), as_user=user, batch_size=8,
+                                          pool_threshold=8, skip_invalid=True)
+        assert report.error_count == 2 and report.created == 34 and report.records == 40
+        assert [e["line"] for e in report.as_dict()["errors"]] == [34, 37]
+
+
+def test_api_import_past_the_threshold_uses_workers_and_stays_atomic(app, client):
+    admin = make_user("root", role="admin")
+    project = make_project(members=[make_user("amira")])
+    url = f"/api/v1/projects/{project.id}/documents"
+    records = [{"id": f"n{n}", "text": f"Article number {n}: shelling near Taiz."}
+               for n in range(documents.POOL_THRESHOLD + 600)]
+    bad = dict(records[-5], spans=[{"start": 0, "end": 7, "label": "ACTOR", "text": "Article"}])
+    response = client.post(url, headers=token_for(admin), json={"documents": records[:-5] + [bad] + records[-4:]})
+    assert response.status_code == 422
+    assert list(response.get_json()["errors"]) == [str(len(records) - 4)]
+    with app.app_context():
+        assert count(Document) == 0
+    response = client.post(url, headers=token_for(admin), json={"documents": records})
+    assert response.status_code == 201 and response.get_json()["created"] == len(records)
+    with app.app_context():
+        stored = db.session.scalars(select(Document.text).order_by(Document.id)).all()
+        assert stored == [r["text"] for r in records]

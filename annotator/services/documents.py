@@ -18,18 +18,26 @@ have yet (the second annotator of an export): then that set is added to the docu
 The import is atomic by default: one invalid record rejects the whole input, every error is
 listed by line, and nothing is stored. With ``skip_invalid`` the valid records are stored and
 the rest reported. Records stream through in batches inside one transaction, so memory does
-not grow with the file, and a failure at any point rolls everything back.
+not grow with the file, and a failure at any point rolls everything back. Large imports check
+and tokenize in worker processes while the importing process stores (:func:`_iter_checked`).
 """
 
 import bisect
 import gc
 import hashlib
+import itertools
 import json
+import multiprocessing
 import os
 import re
+import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
 from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field
@@ -79,8 +87,14 @@ EXPORT_FIELDS = {"schema_version", "project", "document_id", "text_sha256", "lan
                  "tokens", "annotator", "status", "updated_at"}
 SPAN_FIELDS = {"start", "end", "text", "label", "attrs", "id", "token_start", "token_end", "utf16"}
 RELATION_FIELDS = {"head", "tail", "label", "id", "attrs"}
+KNOWN_RECORD_FIELDS = RECORD_FIELDS | EXPORT_FIELDS
 LANG_RE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}$")
 BATCH_SIZE = 500
+# Past this many records an import checks and tokenizes the rest in worker processes while
+# this one stores: for fewer, starting the workers and sending records across costs more
+# than it saves.
+POOL_THRESHOLD = 1_000
+POOL_WORKERS = 2
 # Reports list this many errors and duplicates; beyond, they are counted.
 MAX_LISTED = 1000
 # Only these characters make the normalisation do anything; most texts skip it.
@@ -154,16 +168,19 @@ def _location_dict(location) -> dict:
 
 @dataclass(slots=True)
 class _Prepared:
+    """A checked record, ready to store: ``meta`` and every ``attrs`` are JSON text."""
+
     location: Any
     external_id: str | None
     text: str
     sha: str
-    meta: dict
+    meta: str
     lang: str
     spans: list[dict]
     relations: list[dict]
     owner: tuple | None = None  # ("manual", user_id) or ("suggestion", None): whose set
     status: str = "in_progress"
+    tokens: str | None = None  # the tokens as JSON text, once computed (see _add_tokens)
 
 
 @dataclass
@@ -172,6 +189,9 @@ class _Context:
 
     schema: dict
     labels: set
+    # Each label's schema cut down to that label, so that attribute_errors (which indexes the
+    # labels it is given) does not index every label of the schema again for every span.
+    label_schemas: dict[str, dict]
     policy: str
     max_chars: int
     clean: bool
@@ -200,7 +220,8 @@ def prepare_record(record, schema: dict, max_chars: int, *, clean_text: bool = F
         return None, [record.message]
     if not isinstance(record, dict):
         return None, ["A record must be a JSON object."]
-    problems = [f"Unknown field {key!r}." for key in sorted(set(record) - RECORD_FIELDS - EXPORT_FIELDS)]
+    problems = [] if record.keys() <= KNOWN_RECORD_FIELDS else [
+        f"Unknown field {key!r}." for key in sorted(record.keys() - KNOWN_RECORD_FIELDS)]
     raw = record.get("text")
     if not isinstance(raw, str) or not raw.strip():
         return None, problems + ["The record has no text."]
@@ -244,12 +265,15 @@ def prepare_record(record, schema: dict, max_chars: int, *, clean_text: bool = F
     mapping = _composed_map(remap, removed)
     spans: list[dict | None] = []
     views: list[_SpanView] = []
+    span_ids: set[str] = set()
     for i, raw_span in enumerate(raw_spans):
-        span, span_problems = _prepare_span(raw_span, text, mapping, removed, remap, context, views)
-        problems.extend(f"span {i}: {p}" for p in span_problems)
+        span, span_problems = _prepare_span(raw_span, text, mapping, removed, remap, context, views, span_ids)
+        if span_problems:
+            problems.extend(f"span {i}: {p}" for p in span_problems)
         spans.append(span)
         if span is not None:
             views.append(_SpanView(span))
+            span_ids.add(span["uuid"])
     by_id = {s["uuid"]: k for k, s in enumerate(spans) if s is not None}
     if raw_relations and not raw_spans:
         problems.append("relations link spans, but the record has none.")
@@ -266,8 +290,8 @@ def prepare_record(record, schema: dict, max_chars: int, *, clean_text: bool = F
             relations.append(relation)
     if problems:
         return None, problems
-    item = _Prepared(None, external_id, text, text_sha256(text), meta, lang.split("-")[0].split("_")[0].lower(),
-                     spans, relations, owner, status)
+    item = _Prepared(None, external_id, text, text_sha256(text), json.dumps(meta),
+                     lang.split("-")[0].split("_")[0].lower(), spans, relations, owner, status)
     return item, []
 
 
@@ -338,10 +362,10 @@ def _composed_map(remap: OffsetMap | None, removed: list[int]):
     return lambda offset: after_clean(remap(offset))
 
 
-def _prepare_span(raw, text, mapping, removed, remap, context: _Context, views):
+def _prepare_span(raw, text, mapping, removed, remap, context: _Context, views, span_ids: set[str]):
     if not isinstance(raw, dict):
         return None, ["Must be an object."]
-    problems = [f"unknown field {k!r}" for k in sorted(set(raw) - SPAN_FIELDS)]
+    problems = [] if raw.keys() <= SPAN_FIELDS else [f"unknown field {k!r}" for k in sorted(raw.keys() - SPAN_FIELDS)]
     start, end = raw.get("start"), raw.get("end")
     if type(start) is not int or type(end) is not int:
         return None, problems + ["start and end must be whole numbers."]
@@ -361,8 +385,8 @@ def _prepare_span(raw, text, mapping, removed, remap, context: _Context, views):
     elif client_text is not None and not isinstance(client_text, str):
         problems.append("text must be a string.")
         client_text = None
-    errors = span_errors(text, start, end, client_text)
-    problems += [f"{k}: {m}" for k, ms in errors.items() for m in ms]
+    if errors := span_errors(text, start, end, client_text):
+        problems += [f"{k}: {m}" for k, ms in errors.items() for m in ms]
     label = raw.get("label")
     attrs = raw.get("attrs")
     if attrs is None:
@@ -370,7 +394,7 @@ def _prepare_span(raw, text, mapping, removed, remap, context: _Context, views):
     if not isinstance(label, str) or label not in context.labels:
         problems.append(f"unknown label {label!r}.")
     else:
-        problems += attribute_errors(context.schema, label, attrs)
+        problems += attribute_errors(context.label_schemas[label], label, attrs)
         if not problems:
             # The schema allows only scalar values; text values may still hold a NUL.
             problems += [f"attrs.{name} {problem}" for name, value in attrs.items()
@@ -383,11 +407,11 @@ def _prepare_span(raw, text, mapping, removed, remap, context: _Context, views):
     if not problems:
         if reason := overlap_error(context.policy, views, start, end, label):
             problems.append(reason)
-        elif any(view.uuid == span_id for view in views):
+        elif span_id in span_ids:
             problems.append(f"duplicate span id {span_id!r}.")
     if problems:
         return None, problems
-    return {"uuid": span_id, "start": start, "end": end, "label": label, "attrs": attrs}, []
+    return {"uuid": span_id, "start": start, "end": end, "label": label, "attrs": json.dumps(attrs)}, []
 
 
 _random_pool: list[str] = []
@@ -459,11 +483,13 @@ def _prepare_relation(raw, spans, by_id, schema):
         return None, ["label must be a string."]
     if reason := relation_error(schema, label, head["label"], tail["label"]):
         return None, [reason]
-    return {"uuid": relation_id, "head": head["uuid"], "tail": tail["uuid"], "label": label, "attrs": attrs}, []
+    return {"uuid": relation_id, "head": head["uuid"], "tail": tail["uuid"], "label": label,
+            "attrs": json.dumps(attrs)}, []
 
 
 def _context(schema, max_chars, clean_text, as_user_id, suggestions, members) -> _Context:
-    return _Context(schema=schema, labels={label["name"] for label in schema["labels"]},
+    label_schemas = {label["name"]: {**schema, "labels": [label]} for label in schema["labels"]}
+    return _Context(schema=schema, labels=set(label_schemas), label_schemas=label_schemas,
                     policy=schema.get("overlap", "nest"), max_chars=max_chars, clean=clean_text,
                     as_user_id=as_user_id, suggestions=suggestions, members=members)
 
@@ -488,12 +514,13 @@ def import_records(project: Project, records: Iterable[tuple[Any, object]], *, a
                    suggestions: bool = False, skip_invalid: bool = False, actor=None,
                    max_chars: int | None = None, clean: bool = False,
                    progress: Callable[["ImportReport"], None] | None = None,
-                   batch_size: int = BATCH_SIZE) -> ImportReport:
+                   batch_size: int = BATCH_SIZE, pool_threshold: int = POOL_THRESHOLD) -> ImportReport:
     """Import ``(location, record)`` pairs into ``project`` and return the report.
 
     Records are read lazily, checked, and stored ``batch_size`` at a time inside one
     transaction; the reading, checking and storing of the whole input commit together or not
-    at all.
+    at all. Past ``pool_threshold`` records, the checking and tokenizing go to worker
+    processes (see :func:`_iter_checked`); this process still reads, dedupes and stores.
 
     :param as_user: a project member whose manual annotation set the records' spans become
         (they get an in-progress assignment).
@@ -505,7 +532,7 @@ def import_records(project: Project, records: Iterable[tuple[Any, object]], *, a
         keyed by location and nothing is stored), when ``as_user`` is not a member, or when
         the input cannot be read at all (:class:`~annotator.services.readers.ReadError`).
     """
-    started, cpu_started = time.perf_counter(), time.process_time()
+    started, cpu_started = time.perf_counter(), _cpu_seconds()
     report = ImportReport()
     max_chars = max_chars or config_max_chars()
     with _cyclic_gc_paused(), write_transaction() as session:
@@ -517,31 +544,121 @@ def import_records(project: Project, records: Iterable[tuple[Any, object]], *, a
                           {"as_user": [f"{as_user.username} is not a member of this project."]})
         context = _context(project.schema, max_chars, clean, getattr(as_user, "id", None), suggestions, members)
         store = _Store(session, project, report, skip_invalid)
-        batch: list[_Prepared] = []
-        for location, record in records:
-            report.records += 1
-            item, problems = prepare_record(record, project.schema, max_chars, context=context)
-            if problems:
-                report.add_error(location, problems)
-                continue
-            item.location = location
-            batch.append(item)
-            if len(batch) >= batch_size:
-                store.flush(batch)
+        # closing(): on an error the worker processes stop now, not when the traceback goes.
+        with closing(_iter_checked(records, context, batch_size, pool_threshold)) as checked_batches:
+            for checked in checked_batches:
                 batch = []
+                for location, item, problems in checked:
+                    report.records += 1
+                    if problems:
+                        report.add_error(location, problems)
+                    else:
+                        batch.append(item)
+                store.flush(batch)
                 if progress is not None:
                     progress(report)
-        store.flush(batch)
         if report.error_count and not skip_invalid:
             raise Invalid(report.error_message(), report.errors)
         audit.record("document.import", project, actor=actor, project_id=project.id,
                      after={"created": report.created, "duplicates": report.duplicate_count,
                             "annotation_sets": report.annotation_sets, "invalid": report.error_count})
     report.seconds = time.perf_counter() - started
-    report.cpu_seconds = time.process_time() - cpu_started
+    report.cpu_seconds = _cpu_seconds() - cpu_started
     if progress is not None:
         progress(report)
     return report
+
+
+def _cpu_seconds() -> float:
+    """Return the CPU time of this process and of its finished worker processes."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def _iter_batches(records: Iterable, size: int) -> Iterator[list]:
+    batch = []
+    for pair in records:
+        batch.append(pair)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _check_batch(batch: list[tuple[Any, object]], context: _Context, *, tokens: bool = False) -> list[tuple]:
+    """Return ``(location, item or None, problems)`` for each record of a batch."""
+    checked = []
+    for location, record in batch:
+        item, problems = prepare_record(record, context.schema, context.max_chars, context=context)
+        if item is not None:
+            item.location = location
+        checked.append((location, item, problems))
+    if tokens:
+        _add_tokens([item for _, item, _ in checked if item is not None])
+    return checked
+
+
+def _add_tokens(items: list[_Prepared]) -> None:
+    """Tokenize the items' texts, a batch per language, and keep the tokens as JSON text."""
+    by_lang: dict[str, list[_Prepared]] = {}
+    for item in items:
+        by_lang.setdefault(item.lang, []).append(item)
+    for lang, group in by_lang.items():
+        for item, tokens in zip(group, tokenize_many([item.text for item in group], lang), strict=True):
+            item.tokens = json.dumps(tokens)
+
+
+def _iter_checked(records: Iterable, context: _Context, batch_size: int, pool_threshold: int) -> Iterator[list]:
+    """Yield the records checked batch by batch, in order: see :func:`_check_batch`.
+
+    The first ``pool_threshold`` records (in whole batches, at least one) are checked here,
+    and tokenized later only if they are new documents. The rest go to a pool of worker
+    processes that check and tokenize them (duplicates too: the workers cannot know them; the
+    rules are pure functions of the record and the import's context) while this process
+    stores the batches before them. At most two batches per worker are in flight, so memory
+    stays flat in the size of the input.
+    """
+    batches = _iter_batches(records, batch_size)
+    for batch in itertools.islice(batches, max(1, -(-pool_threshold // batch_size))):
+        yield _check_batch(batch, context)
+    if len(os.sched_getaffinity(0)) < 2:  # with one core, workers would only add their overhead
+        for batch in batches:
+            yield _check_batch(batch, context)
+        return
+    batch = next(batches, None)
+    if batch is None:
+        return
+    # Workers are forked (Linux): they start at once and share spaCy's tokenizer, loaded here
+    # first, instead of each importing spaCy anew (about a second of CPU each).
+    tokenize_many(["warm up"], "en")
+    pool = ProcessPoolExecutor(POOL_WORKERS, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_start_worker, initargs=(context,))
+    try:
+        pending = deque([pool.submit(_check_in_worker, batch)])
+        for batch in batches:
+            pending.append(pool.submit(_check_in_worker, batch))
+            if len(pending) >= 2 * POOL_WORKERS:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+_worker_context: _Context | None = None
+
+
+def _start_worker(context: _Context) -> None:
+    global _worker_context, _random_pool
+    _worker_context = context
+    # The fork copied this process's unused random ids: every worker would hand out the same.
+    _random_pool = []
+    gc.disable()
+
+
+def _check_in_worker(batch: list[tuple[Any, object]]) -> list[tuple]:
+    return _check_batch(batch, _worker_context, tokens=True)
 
 
 @contextmanager
@@ -637,23 +754,15 @@ class _Store:
     def _insert_documents(self, items: list[_Prepared]) -> None:
         if not items:
             return
-        by_lang: dict[str, list[int]] = {}
-        for index, item in enumerate(items):
-            by_lang.setdefault(item.lang, []).append(index)
-        tokens: list = [None] * len(items)
-        for lang, indices in by_lang.items():
-            for index, item_tokens in zip(indices, tokenize_many([items[i].text for i in indices], lang),
-                                          strict=True):
-                tokens[index] = item_tokens
+        _add_tokens([item for item in items if item.tokens is None])
         writer = self.writer
         ids = writer.reserve("document", len(items))
-        project_id, now, dumps = self.project.id, writer.now(), writer.dumps
+        project_id, now = self.project.id, writer.now()
         writer.insert("document", ("id", "project_id", "external_id", "text", "text_sha256", "meta", "tokens",
                                    "lang", "created_at"),
-                      [(doc_id, project_id, item.external_id, item.text, item.sha, dumps(item.meta),
-                        dumps(item_tokens), item.lang, now)
-                       for item, doc_id, item_tokens in zip(items, ids, tokens, strict=True)],
-                      json_columns=("meta", "tokens"))
+                      [(doc_id, project_id, item.external_id, item.text, item.sha, item.meta,
+                        item.tokens, item.lang, now)
+                       for item, doc_id in zip(items, ids, strict=True)])
         for item, doc_id in zip(items, ids, strict=True):
             self.created[bytes.fromhex(item.sha)] = doc_id
         self.report.document_ids.extend(ids)
@@ -664,7 +773,7 @@ class _Store:
         if not sets:
             return
         writer = self.writer
-        now, dumps = writer.now(), writer.dumps
+        now = writer.now()
         set_ids = writer.reserve("annotation_set", len(sets))
         writer.insert("annotation_set", ("id", "document_id", "user_id", "kind", "version", "created_at",
                                          "updated_at"),
@@ -680,15 +789,15 @@ class _Store:
                 span_id = next(span_ids)
                 by_uuid[span["uuid"]] = span_id
                 span_rows.append((span_id, set_id, span["uuid"], span["start"], span["end"], span["label"],
-                                  dumps(span["attrs"]), now, now))
+                                  span["attrs"], now, now))
             relation_rows.extend((set_id, relation["uuid"], by_uuid[relation["head"]], by_uuid[relation["tail"]],
-                                  relation["label"], dumps(relation["attrs"]), now) for relation in item.relations)
+                                  relation["label"], relation["attrs"], now) for relation in item.relations)
         if span_rows:
             writer.insert("span", ("id", "set_id", "uuid", "start", "end", "label", "attrs", "created_at",
-                                   "updated_at"), span_rows, json_columns=("attrs",))
+                                   "updated_at"), span_rows)
         if relation_rows:
             writer.insert("relation", ("set_id", "uuid", "head_id", "tail_id", "label", "attrs", "created_at"),
-                          relation_rows, json_columns=("attrs",))
+                          relation_rows)
         assignment_rows = []
         promote = []
         for item, digest in sets:
@@ -720,7 +829,7 @@ class _Store:
 
 
 class _Writer:
-    """Inserts rows through the driver's ``executemany``, with ids reserved up front.
+    """Inserts rows with ``COPY`` on PostgreSQL and ``executemany`` on SQLite, ids reserved up front.
 
     SQLAlchemy's bulk insert built each row's parameters in Python and spent more time there
     than the database spent storing them (bench/import.py); the rows here are plain tuples.
@@ -734,32 +843,53 @@ class _Writer:
         self.dialect = self.connection.dialect
         self.postgres = self.dialect.name == "postgresql"
         self.dbapi = self.connection.connection.dbapi_connection
-        self.dumps = getattr(self.dialect, "_json_serializer", None) or json.dumps
         self._to_db_time = Document.__table__.c.created_at.type.bind_processor(self.dialect)
         self._next: dict[str, int] = {}
+        self._sequences: dict[str, str] = {}
+        if self.postgres and self.connection.execute(text(
+                "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")).scalar():
+            # The tokens (a few KiB of JSON per document) are compressed when stored; pglz took
+            # longer than everything else the server does for a document. Reading is the same.
+            self.connection.execute(text("SET LOCAL default_toast_compression = 'lz4'"))
 
     def now(self):
         now = now_utc()
-        return self._to_db_time(now) if self._to_db_time else now
+        if self._to_db_time:
+            return self._to_db_time(now)
+        if self.postgres:
+            return now
+        # sqlite3 would adapt the datetime (isoformat) again for every row; adapt it once.
+        return sqlite3.adapt(now)
 
     def reserve(self, table: str, count: int) -> list[int]:
         if self.postgres:
-            return list(self.connection.execute(
-                text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)"),
-                {"table": table, "count": count}).scalars())
+            with self.dbapi.cursor() as cursor:
+                if table not in self._sequences:
+                    cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", (table,))
+                    self._sequences[table] = cursor.fetchone()[0]
+                cursor.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)",
+                               (self._sequences[table], count))
+                return [row[0] for row in cursor]
         start = self._next.get(table)
         if start is None:
             start = self.connection.execute(text(f'SELECT COALESCE(MAX(id), 0) + 1 FROM "{table}"')).scalar()
         self._next[table] = start + count
         return list(range(start, start + count))
 
-    def insert(self, table: str, columns: tuple[str, ...], rows: list[tuple], json_columns=()) -> None:
-        marker = "%s" if self.postgres else "?"
-        values = ", ".join(f"{marker}::jsonb" if self.postgres and c in json_columns else marker for c in columns)
+    def insert(self, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+        """Insert ``rows``; JSON columns take JSON text."""
         names = ", ".join(f'"{c}"' for c in columns)
         cursor = self.dbapi.cursor()
         try:
-            cursor.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({values})', rows)
+            if self.postgres:
+                # COPY costs the server a fraction of row-by-row INSERTs; in text format the
+                # JSON text goes into jsonb columns as it is.
+                with cursor.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                markers = ", ".join("?" * len(columns))
+                cursor.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({markers})', rows)
         finally:
             cursor.close()
 
