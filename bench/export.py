@@ -226,6 +226,7 @@ def measure(url: str, project_id: int, fmt: str, out: str) -> dict:
         seconds = time.perf_counter() - begin
         cpu_seconds = time.process_time() - cpu_begin
     return {"seconds": round(seconds, 3), "cpu_seconds": round(cpu_seconds, 3),
+            "load_average": round(os.getloadavg()[0], 1),
             "first_byte_ms": round((first_byte or 0) * 1000, 1),
             "startup_seconds": round(begin - started, 2), "records": records,
             "baseline_rss_mib": round(baseline, 1),
@@ -295,17 +296,18 @@ def main():
                         figures = run_measure(url, state["project_id"], fmt, workdir)
                         figures.update(database=database, documents=size, format=fmt)
                         results.append(figures)
-                        print(f"  {fmt:<6} {figures['seconds']:>7.2f} s  peak {figures['peak_rss_mib']:.0f} MiB",
+                        print(f"  {fmt:<6} {figures['seconds']:>7.2f} s  {figures['cpu_seconds']:>7.2f} CPU s  "
+                              f"peak {figures['peak_rss_mib']:.0f} MiB  load {figures['load_average']}",
                               file=sys.stderr)
             finally:
                 if scratch:
                     with psycopg.connect(args.postgres, autocommit=True) as conn:
                         conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
     print()
-    print(f"{'database':<11}{'documents':>10}  {'format':<7}{'seconds':>8}{'first byte':>12}{'records/s':>11}"
-          f"{'peak RSS':>10}{'of which export':>17}{'file':>10}  vs 19.8 s")
+    print(f"{'database':<11}{'documents':>10}  {'format':<7}{'seconds':>8}{'CPU s':>8}{'first byte':>12}"
+          f"{'records/s':>11}{'peak RSS':>10}{'of which export':>17}{'file':>10}  vs 19.8 s")
     for r in results:
-        print(f"{r['database']:<11}{r['documents']:>10,}  {r['format']:<7}{r['seconds']:>8.2f}"
+        print(f"{r['database']:<11}{r['documents']:>10,}  {r['format']:<7}{r['seconds']:>8.2f}{r['cpu_seconds']:>8.2f}"
               f"{r['first_byte_ms']:>9.0f} ms{r['records'] / max(r['seconds'], 1e-9):>11,.0f}"
               f"{r['peak_rss_mib']:>6.0f} MiB{r['peak_rss_mib'] - r['baseline_rss_mib']:>13.0f} MiB"
               f"{r['bytes'] / 2**20:>7.0f} MiB  "
