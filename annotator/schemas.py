@@ -155,6 +155,12 @@ class ProjectAssignmentsQuery(Schema):
     document = fields.Integer()
 
 
+# Token offsets are dumped as stored: validating 2 x 300 integers per document cost 0.5 ms a
+# response for data the server made itself. The OpenAPI document still gives their shape.
+TOKENS = fields.Raw(metadata={"type": "array", "description": "[[start, end], ...] in code points",
+                              "items": {"type": "array", "items": {"type": "integer"}}})
+
+
 class NextDocumentOut(Schema):
     id = fields.Integer()
     external_id = fields.String(allow_none=True)
@@ -162,7 +168,7 @@ class NextDocumentOut(Schema):
     text_sha256 = fields.String()
     meta = fields.Dict()
     lang = fields.String()
-    tokens = fields.List(fields.List(fields.Integer()))
+    tokens = TOKENS
 
 
 class ProgressOut(Schema):
@@ -324,7 +330,7 @@ class DocumentOut(Schema):
     text_sha256 = fields.String()
     meta = fields.Dict()
     lang = fields.String()
-    tokens = fields.List(fields.List(fields.Integer()))
+    tokens = TOKENS
     created_at = fields.DateTime(dump_only=True)
 
 
