@@ -764,6 +764,7 @@ function wire() {
     notify(`Not saved: ${message}`);
   });
   store.on("conflict", (message) => notify(message, { kind: "conflict", action: reloadButton() }));
+  store.on("started", (status) => showStatus(status));
   store.on("status", (status) => {
     showStatus(status);
     const messages = { submitted: "Submitted. ", skipped: "Skipped. ", in_progress: "Reopened: you can change it again." };

@@ -36,7 +36,7 @@ export class Store {
     this.busy = false;
     this.halted = false;
     this.state = "saved";
-    this.listeners = { state: [], change: [], rejected: [], conflict: [], status: [] };
+    this.listeners = { state: [], change: [], rejected: [], conflict: [], status: [], started: [] };
   }
 
   load(annotations) {
@@ -194,6 +194,11 @@ export class Store {
 
   acknowledge(op, body) {
     if (typeof body.version === "number") this.version = body.version;
+    // The server moves an assignment from "assigned" to "in_progress" on its first change.
+    if (op.kind !== "status" && (this.status === "assigned" || !this.status)) {
+      this.status = "in_progress";
+      this.emit("started", this.status);
+    }
     switch (op.kind) {
       case "span.create": {
         this.acked.spans.add(op.id);
