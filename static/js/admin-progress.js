@@ -40,11 +40,15 @@ function legend(entries) {
   return box;
 }
 
-function niceMax(value) {
-  if (value <= 5) return 5;
-  const magnitude = 10 ** Math.floor(Math.log10(value));
-  for (const step of [1, 2, 2.5, 5, 10]) if (step * magnitude >= value) return step * magnitude;
-  return value;
+// The axis maximum: a round number that the axis divides into whole steps (no "3" between 0 and 5).
+function niceMax(value, divisions) {
+  let max = value;
+  if (value <= 5) max = 5;
+  else {
+    const magnitude = 10 ** Math.floor(Math.log10(value));
+    max = [1, 2, 2.5, 5, 10].map((step) => step * magnitude).find((m) => m >= value) ?? value;
+  }
+  return Math.ceil(max / divisions) * divisions;
 }
 
 function completionChart(overall) {
@@ -74,7 +78,7 @@ function annotatorChart(annotators) {
   const width = 560;
   const plot = width - left - 40;
   const height = Math.max(annotators.length, 1) * rowHeight + 30;
-  const max = niceMax(Math.max(1, ...annotators.map((a) => a.total)));
+  const max = niceMax(Math.max(1, ...annotators.map((a) => a.total)), 4);
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "Assignments per annotator" });
   for (let i = 0; i <= 4; i += 1) {
     const x = left + (plot * i) / 4;
@@ -106,7 +110,7 @@ function labelChart(labels) {
   const width = 560;
   const plot = width - left - 50;
   const height = Math.max(labels.length, 1) * rowHeight + 30;
-  const max = niceMax(Math.max(1, ...labels.map((l) => l.spans)));
+  const max = niceMax(Math.max(1, ...labels.map((l) => l.spans)), 4);
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "Spans per label" });
   for (let i = 0; i <= 4; i += 1) {
     const x = left + (plot * i) / 4;
@@ -132,7 +136,7 @@ function dailyChart(daily) {
   const left = 30;
   const plotH = height - bottom - 14;
   const step = (width - left) / daily.length;
-  const max = niceMax(Math.max(1, ...daily.map((d) => d.submitted)));
+  const max = niceMax(Math.max(1, ...daily.map((d) => d.submitted)), 2);
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "Submitted per day" });
   for (let i = 0; i <= 2; i += 1) {
     const y = 14 + plotH - (plotH * i) / 2;
