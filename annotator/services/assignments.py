@@ -24,6 +24,7 @@ from sqlalchemy import case
 from sqlalchemy import exists
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
 
 from annotator.errors import Forbidden
 from annotator.errors import Invalid
@@ -47,10 +48,16 @@ OPEN_STATUSES = ("assigned", "in_progress")
 
 
 def queue_for(user, project_id: int | None = None, status: str | None = None):
-    """Return the user's assignments (with their documents), open work first."""
+    """Return the user's assignments (with their documents), open work first.
+
+    Each document comes in the same query, without its text and tokens: a queue page shows
+    names, not articles (one statement for the whole queue, not one per row).
+    """
     query = (
         select(Assignment)
         .join(Document, Document.id == Assignment.document_id)
+        .options(contains_eager(Assignment.document).load_only(
+            Document.id, Document.project_id, Document.external_id))
         .where(Assignment.user_id == user.id)
         .order_by(STATUS_ORDER, Assignment.id)
     )
