@@ -5,6 +5,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
 
 from annotator.extensions import db
 from annotator.models import Assignment
@@ -54,8 +55,11 @@ def assign_documents(data, pid):
 def list_assignments(args, pid, pagination_parameters):
     """List the project's assignments, by document then annotator."""
     visible_project(current_user, pid)
+    # Documents (without their text) and users come in the same query, not one per row.
     query = (select(Assignment).join(Document, Document.id == Assignment.document_id)
              .join(User, User.id == Assignment.user_id)
+             .options(contains_eager(Assignment.document).load_only(Document.id, Document.project_id),
+                      contains_eager(Assignment.user))
              .where(Document.project_id == pid).order_by(Assignment.document_id, User.username))
     if "annotator" in args:
         query = query.where(User.username == args["annotator"])
@@ -89,13 +93,7 @@ def reassign(data, aid):
 @blp.paginate()
 def my_assignments(args, pagination_parameters):
     """My queue: in progress first, then assigned, then finished."""
-    query = (select(Assignment).join(Document, Document.id == Assignment.document_id)
-             .where(Assignment.user_id == current_user.id)
-             .order_by(assignments.STATUS_ORDER, Assignment.id))
-    if "project" in args:
-        query = query.where(Document.project_id == args["project"])
-    if "status" in args:
-        query = query.where(Assignment.status == args["status"])
+    query = assignments.queue_query(current_user, args.get("project"), args.get("status"))
     return _paginate(query, pagination_parameters)
 
 

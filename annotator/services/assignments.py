@@ -47,11 +47,11 @@ STATUS_ORDER = case(
 OPEN_STATUSES = ("assigned", "in_progress")
 
 
-def queue_for(user, project_id: int | None = None, status: str | None = None):
-    """Return the user's assignments (with their documents), open work first.
+def queue_query(user, project_id: int | None = None, status: str | None = None):
+    """Return the query of the user's assignments, open work first, with their documents.
 
-    Each document comes in the same query, without its text and tokens: a queue page shows
-    names, not articles (one statement for the whole queue, not one per row).
+    Each document comes in the same query, without its text and tokens: a queue shows names,
+    not articles (one statement for the whole queue, not one per row).
     """
     query = (
         select(Assignment)
@@ -65,7 +65,12 @@ def queue_for(user, project_id: int | None = None, status: str | None = None):
         query = query.where(Document.project_id == project_id)
     if status is not None:
         query = query.where(Assignment.status == status)
-    return db.session.scalars(query).all()
+    return query
+
+
+def queue_for(user, project_id: int | None = None, status: str | None = None):
+    """Return the user's assignments (with their documents), open work first."""
+    return db.session.scalars(queue_query(user, project_id, status)).all()
 
 
 def _open_assignment(user, project_id: int):
