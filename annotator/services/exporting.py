@@ -589,12 +589,6 @@ def jsonl_line(record: dict) -> str:
     return _escape_line_breaks(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def iter_jsonl(records: Iterable[dict]) -> Iterator[str]:
-    """Yield the JSONL lines of ``records``."""
-    for record in records:
-        yield jsonl_line(record)
-
-
 # --- spaCy Docs and CoNLL ---------------------------------------------------------------------
 
 

@@ -41,7 +41,6 @@ from pathlib import PurePosixPath
 from typing import BinaryIO
 
 from annotator.errors import Invalid
-from annotator.services.text import OffsetMap
 
 FORMATS = ("jsonl", "json", "txt", "html", "csv", "zip")
 EXTENSIONS = {
@@ -261,12 +260,6 @@ def clean(text: str) -> tuple[str, list[int]]:
         removed.extend(range(pending_blank[0], pending_blank[0] + len(pending_blank[1])))
     removed.sort()
     return "".join(kept), removed
-
-
-def clean_map(text: str) -> tuple[str, OffsetMap, list[int]]:
-    """Return the cleaned text, the offset map into it and the removed indices."""
-    cleaned, removed = clean(text)
-    return cleaned, OffsetMap(removed), removed
 
 
 # ---------------------------------------------------------------------------------------------
