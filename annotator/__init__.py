@@ -37,8 +37,10 @@ def create_app(config=None) -> Flask:
 
     from annotator import models  # noqa: F401  (Alembic sees every table)
     from annotator import security
+    from annotator import validation
 
     security.init_app(app)
+    validation.init_app(app)
 
     from annotator import api
     from annotator import web

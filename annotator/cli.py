@@ -11,6 +11,7 @@ import sys
 from contextlib import nullcontext
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from flask.cli import with_appcontext
 from sqlalchemy import select
@@ -75,6 +76,34 @@ def token_command(username, name):
     except AnnotatorError as error:
         fail(error)
     click.echo(users.issue_token(user, name))
+
+
+@users_cli.command("set-password")
+@click.argument("username")
+def set_password_command(username):
+    """Set USERNAME's password (asked twice, or two lines from a pipe); their sessions end."""
+    password = read_new_password()
+    try:
+        user = users.update_user(username, password=password)
+    except AnnotatorError as error:
+        fail(error)
+    click.echo(f"Password of {user.username} changed; their sessions and tokens have ended.")
+
+
+@users_cli.command("unlock")
+@click.argument("username")
+def unlock_command(username):
+    """Forget USERNAME's failed logins, so they may log in at once."""
+    try:
+        user = users.unlock_user(username)
+    except AnnotatorError as error:
+        fail(error)
+    click.echo(f"Unlocked {user.username}: their failed logins are forgotten.")
+    if current_app.config["RATELIMIT_STORAGE_URI"].startswith("memory://"):
+        # Memory counters live inside each server process, out of this command's reach.
+        click.echo("Note: with memory:// rate-limit storage each server process keeps its own "
+                   "counters, out of this command's reach; they lapse when the window ends or the "
+                   "server restarts. Redis storage lets this command unlock everywhere.", err=True)
 
 
 @click.command("demo")
@@ -259,6 +288,31 @@ def import_command(project, paths, fmt, clean, as_user, skip_invalid, suggestion
         click.echo(f"  skipped {where}: {entry['message']}", err=True)
 
 
+documents_cli = AppGroup("documents", help="Maintain stored documents.")
+
+
+@documents_cli.command("retokenize")
+@click.option("--project", help="Only this project (name or id); default: every project.")
+@click.option("--dry-run", is_flag=True, help="Count the documents whose tokens would change; store nothing.")
+def retokenize_command(project, dry_run):
+    """Recompute the stored tokens of documents, so that no token splits a grapheme cluster.
+
+    Documents imported before tokens kept flags, ZWJ sequences and skin tones whole get the
+    tokens an import gives now; a second run changes nothing.
+    """
+    try:
+        target = projects.get_project(project) if project is not None else None
+        report = documents.retokenize_documents(target, dry_run=dry_run)
+    except AnnotatorError as error:
+        fail(error)
+    where = f"in {target.name!r}" if target is not None else "in every project"
+    if dry_run:
+        click.echo(f"Checked {report.checked:,} documents {where}: tokens would change in "
+                   f"{report.changed:,} (dry run: nothing stored).")
+    else:
+        click.echo(f"Checked {report.checked:,} documents {where}: tokens changed in {report.changed:,}.")
+
+
 def register(app):
     """Add the commands to ``flask --app app``."""
     app.cli.add_command(users_cli)
@@ -266,3 +320,4 @@ def register(app):
     app.cli.add_command(export_command)
     app.cli.add_command(assign_command)
     app.cli.add_command(import_command)
+    app.cli.add_command(documents_cli)

@@ -4,15 +4,18 @@ Every setting comes from an ``ANNOTATOR_*`` variable; :func:`from_env` turns the
 config mapping. Tests pass their own mapping to ``create_app`` instead.
 """
 
+import hashlib
 import os
 from pathlib import Path
 
 # Settings that have a safe default. Anything here can be overridden by ANNOTATOR_<NAME>.
 DEFAULTS = {
     "LOGIN_LIMIT": "10 per 15 minutes",
+    "LOGIN_ADDRESS_LIMIT": "100 per 15 minutes",
     "RATELIMIT_STORAGE_URI": "memory://",
     "MAX_UPLOAD_MB": 64,
     "MAX_DOCUMENT_CHARS": 1_000_000,
+    "MAX_URL_LENGTH": 4096,
     "SECURE_COOKIES": False,
     "DB_STATEMENT_TIMEOUT_MS": 20_000,
 }
@@ -49,9 +52,12 @@ def from_env(instance_path: str) -> dict:
         "SECRET_KEY": read_secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "LOGIN_LIMIT": _env("LOGIN_LIMIT", DEFAULTS["LOGIN_LIMIT"]),
+        "LOGIN_ADDRESS_LIMIT": _env("LOGIN_ADDRESS_LIMIT", DEFAULTS["LOGIN_ADDRESS_LIMIT"]),
+        "RATELIMIT_PREFIX": _env("RATELIMIT_PREFIX"),
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", DEFAULTS["RATELIMIT_STORAGE_URI"]),
         "MAX_UPLOAD_MB": int(_env("MAX_UPLOAD_MB", DEFAULTS["MAX_UPLOAD_MB"])),
         "MAX_DOCUMENT_CHARS": int(_env("MAX_DOCUMENT_CHARS", DEFAULTS["MAX_DOCUMENT_CHARS"])),
+        "MAX_URL_LENGTH": int(_env("MAX_URL_LENGTH", DEFAULTS["MAX_URL_LENGTH"])),
         "SECURE_COOKIES": _bool(_env("SECURE_COOKIES", DEFAULTS["SECURE_COOKIES"])),
         "DB_STATEMENT_TIMEOUT_MS": int(
             _env("DB_STATEMENT_TIMEOUT_MS", DEFAULTS["DB_STATEMENT_TIMEOUT_MS"])
@@ -73,6 +79,8 @@ def finalize(config: dict) -> dict:
         )
     for name, value in DEFAULTS.items():
         config.setdefault(name, value)
+    if not config.get("RATELIMIT_PREFIX"):
+        config["RATELIMIT_PREFIX"] = ratelimit_prefix(key)
     secure = bool(config["SECURE_COOKIES"])
     config.update(
         MAX_CONTENT_LENGTH=int(config["MAX_UPLOAD_MB"]) * 1024 * 1024,
@@ -85,7 +93,6 @@ def finalize(config: dict) -> dict:
         WTF_CSRF_SSL_STRICT=secure,
         RATELIMIT_HEADERS_ENABLED=True,
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
-        RATELIMIT_KEY_PREFIX="annotator",
         SQLALCHEMY_ENGINE_OPTIONS=engine_options(config["SQLALCHEMY_DATABASE_URI"], config),
         API_TITLE="Conflict Annotator",
         API_VERSION="v1",
@@ -98,6 +105,16 @@ def finalize(config: dict) -> dict:
     # alike; Flask-WTF's own blanket check would also refuse bearer-token API calls.
     config["WTF_CSRF_CHECK_DEFAULT"] = False
     return config
+
+
+def ratelimit_prefix(secret_key: str) -> str:
+    """Return the default prefix of the rate-limit keys, derived from the secret key.
+
+    Two deployments sharing one Redis have different keys, so they never share counters; the
+    hosts of one deployment share the key, so they share them. The digest reveals nothing of
+    the key.
+    """
+    return "annotator-" + hashlib.sha256(secret_key.encode()).hexdigest()[:12]
 
 
 def normalize_database_url(url: str) -> str:
@@ -134,6 +151,10 @@ def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+# The longest request line gunicorn accepts at all (method, URL and protocol version, in bytes).
+GUNICORN_MAX_REQUEST_LINE = 8190
+
+
 def gunicorn_settings() -> dict:
     """Return gunicorn's settings from ``ANNOTATOR_BIND``, ``ANNOTATOR_WORKERS`` and friends."""
     return {
@@ -149,5 +170,12 @@ def gunicorn_settings() -> dict:
         # a crash) in milliseconds instead of re-importing it, and share its memory.
         "preload_app": _bool(_env("PRELOAD", True)),
         "accesslog": _env("ACCESS_LOG") or None,
+        # gunicorn answers what breaks these limits itself, with a short HTML page, before the
+        # app sees the request (README, "Requests gunicorn refuses"). The request line gets
+        # gunicorn's maximum, well above ANNOTATOR_MAX_URL_LENGTH, so a URL that is merely too
+        # long reaches the app and gets its JSON 414; headers keep gunicorn's defaults.
+        "limit_request_line": GUNICORN_MAX_REQUEST_LINE,
+        "limit_request_fields": 100,
+        "limit_request_field_size": 8190,
         "errorlog": "-",
     }

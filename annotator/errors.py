@@ -14,6 +14,8 @@ Pages get ``templates/errors/error.html`` with the same code and message.
 """
 
 import logging
+import math
+import time
 
 from flask import current_app
 from flask import jsonify
@@ -25,6 +27,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from annotator.extensions import db
+from annotator.extensions import limiter
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +70,50 @@ class TooLarge(AnnotatorError):
     code = 413
 
 
+class UriTooLong(AnnotatorError):
+    code = 414
+
+
+class UnsupportedMediaType(AnnotatorError):
+    """The body is not in a format the endpoint takes (JSON sent as text/plain, say)."""
+
+    code = 415
+
+
 def wants_json() -> bool:
     """Return whether this request is answered in JSON (the API) rather than HTML (pages)."""
     return request.path.startswith("/api/") or request.path == "/healthz"
 
 
+def flat_errors(errors, root: str = "_schema") -> dict[str, list[str]]:
+    """Return field errors as one level of ``dotted.path -> [messages]``.
+
+    marshmallow nests the errors of lists and nested schemas (``{"spans": {"0": {"end": [..]}}}``);
+    the contract is one level, keyed as docs/admin.md documents (``spans.0.end``). Errors of a
+    nested object as a whole (marshmallow's ``_schema``) belong to the object's own key, and
+    those of the whole body to ``root``.
+    """
+    flat: dict[str, list[str]] = {}
+
+    def walk(value, path):
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(inner, path if key == "_schema" else f"{path}.{key}" if path else str(key))
+        elif isinstance(value, list | tuple) and any(isinstance(v, dict | list) for v in value):
+            for inner in value:
+                walk(inner, path)
+        else:
+            messages = value if isinstance(value, list | tuple) else [value]
+            flat.setdefault(path or root, []).extend(str(m) for m in messages)
+
+    walk(errors, "")
+    return flat
+
+
 def error_response(code: int, message: str, errors=None, headers=None):
     """Build the error response for the current request: JSON under /api, a page elsewhere."""
     status = HTTP_STATUS_CODES.get(code, "Error")
+    errors = flat_errors(errors) if errors else None
     if wants_json():
         payload = {"code": code, "status": status, "message": message}
         if errors:
@@ -92,10 +131,14 @@ def error_response(code: int, message: str, errors=None, headers=None):
 
 
 def _flatten_webargs(errors):
-    """Key webargs errors by field: ``{"json": {"end": [..]}}`` becomes ``{"end": [..]}``."""
+    """Key webargs errors by field: ``{"json": {"end": [..]}}`` becomes ``{"end": [..]}``.
+
+    Errors of the location itself (``{"json": ["Invalid JSON body."]}``) stay keyed by it:
+    ``errors`` is always an object.
+    """
     if isinstance(errors, dict) and len(errors) == 1:
         (location, inner), = errors.items()
-        if location in {"json", "query", "form", "files", "headers", "json_or_form"}:
+        if location in {"json", "query", "form", "files", "headers", "json_or_form"} and isinstance(inner, dict):
             return inner
     return errors
 
@@ -108,9 +151,25 @@ MESSAGES = {
     405: "This method is not allowed here.",
     409: "The request conflicts with the current state.",
     413: "The request is too large.",
+    414: "The URL is too long.",
+    415: "The body is not in a format this endpoint takes.",
     422: "The request is not valid.",
     429: "Too many attempts. Try again later.",
 }
+
+
+def retry_after_seconds() -> int:
+    """Return how long the limit breached by this request lasts, in whole seconds (at least 1)."""
+    breached = limiter.current_limit
+    if breached is None:
+        return 60
+    return max(1, math.ceil(breached.reset_at - time.time()))
+
+
+def wait_message(seconds: int) -> str:
+    """Return the sentence telling how long to wait, in whole minutes (rounded up)."""
+    minutes = max(1, -(-seconds // 60))
+    return f"Too many failed attempts. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
 
 
 def handle_http_exception(error: HTTPException):
@@ -131,8 +190,10 @@ def handle_http_exception(error: HTTPException):
                      "X-RateLimit-Reset"):
             if name in response.headers:
                 headers[name] = response.headers[name]
-        if retry_after and "Retry-After" not in headers:
-            headers["Retry-After"] = str(retry_after)
+        if "Retry-After" not in headers:
+            headers["Retry-After"] = str(retry_after or retry_after_seconds())
+        if str(headers["Retry-After"]).isdecimal():
+            message = wait_message(int(headers["Retry-After"]))
     if code == 405 and error.valid_methods:
         headers["Allow"] = ", ".join(error.valid_methods)
     return error_response(code, message, errors, headers)
@@ -161,7 +222,8 @@ def handle_operational_error(error: OperationalError):
 def handle_recursion_error(error: RecursionError):
     # json.loads on a body nested thousands deep (SECURITY.md 6 E28): the client's fault.
     db.session.rollback()
-    return error_response(400, "The JSON is nested too deeply.")
+    message = "The JSON is nested too deeply."
+    return error_response(400, message, {"json": [message]})
 
 
 def handle_unexpected_error(error: Exception):

@@ -17,6 +17,7 @@ from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import String
 from sqlalchemy import Text
+from sqlalchemy import TypeDecorator
 from sqlalchemy import UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped
@@ -28,8 +29,45 @@ from annotator.extensions import db
 # JSON columns are JSONB on PostgreSQL (indexable, compact) and JSON text on SQLite.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
-# Timestamps keep their zone (UTC) wherever the database can.
-TZ = DateTime(timezone=True)
+
+
+class UTCDateTime(TypeDecorator):
+    """A moment in time: aware UTC in Python, ``timestamptz`` on PostgreSQL, and on SQLite
+    naive UTC text in SQLAlchemy's one format (``2026-11-27 10:00:00.000000``).
+
+    One format on SQLite keeps SQL comparisons and ORDER BY chronological (they compare text
+    there), and aware values in Python let any two timestamps be compared. A naive value given
+    to the database is taken as UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(DateTime())
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        value = as_utc(value)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else as_utc(value)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Return ``moment`` as an aware UTC datetime; a naive one is taken to be UTC already."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+TZ = UTCDateTime()
+
+# Ids are never reused on SQLite either (AUTOINCREMENT, as a sequence does on PostgreSQL), so a
+# stale DELETE /assignments/17 cannot remove a newer row that took the number.
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
 
 ROLES = ("admin", "reviewer", "annotator")
 ASSIGNMENT_STATUSES = ("assigned", "in_progress", "submitted", "skipped")
@@ -48,7 +86,7 @@ def _one_of(column: str, values: tuple[str, ...]) -> str:
 
 class User(UserMixin, db.Model):
     __tablename__ = "user"
-    __table_args__ = (CheckConstraint(_one_of("role", ROLES), name="role"),)
+    __table_args__ = (CheckConstraint(_one_of("role", ROLES), name="role"), NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -77,6 +115,7 @@ class LoginSession(db.Model):
     """
 
     __tablename__ = "login_session"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
@@ -88,6 +127,7 @@ class LoginSession(db.Model):
 
 class ApiToken(db.Model):
     __tablename__ = "api_token"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
@@ -105,6 +145,7 @@ class Project(db.Model):
         CheckConstraint(_one_of("assignment_mode", ASSIGNMENT_MODES), name="assignment_mode"),
         CheckConstraint("per_document >= 1", name="per_document_positive"),
         CheckConstraint("claim_timeout_minutes >= 1", name="claim_timeout_positive"),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -139,6 +180,7 @@ class Document(db.Model):
     __table_args__ = (
         UniqueConstraint("project_id", "text_sha256"),
         UniqueConstraint("project_id", "external_id"),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -160,6 +202,7 @@ class Assignment(db.Model):
         UniqueConstraint("document_id", "user_id"),
         CheckConstraint(_one_of("status", ASSIGNMENT_STATUSES), name="status"),
         Index("ix_assignment_user_status", "user_id", "status"),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -187,6 +230,7 @@ class AnnotationSet(db.Model):
         UniqueConstraint("document_id", "user_id", "kind"),
         CheckConstraint(_one_of("kind", SET_KINDS), name="kind"),
         CheckConstraint("version >= 0", name="version_positive"),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -217,6 +261,7 @@ class Span(db.Model):
         UniqueConstraint("set_id", "uuid"),
         CheckConstraint("start >= 0", name="start_not_negative"),
         CheckConstraint('start < "end"', name="start_before_end"),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -234,7 +279,7 @@ class Span(db.Model):
 
 class Relation(db.Model):
     __tablename__ = "relation"
-    __table_args__ = (UniqueConstraint("set_id", "uuid"),)
+    __table_args__ = (UniqueConstraint("set_id", "uuid"), NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     set_id: Mapped[int] = mapped_column(ForeignKey("annotation_set.id", ondelete="CASCADE"))
@@ -258,6 +303,7 @@ class Event(db.Model):
     __table_args__ = (
         Index("ix_event_document_at", "document_id", "at"),
         Index("ix_event_actor_at", "actor_id", "at"),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

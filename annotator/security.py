@@ -10,6 +10,7 @@
 - Roles: :func:`require_role` on a view answers 403 to other roles.
 - Headers: an enforced CSP without inline script, nosniff, frame-ancestors 'none', a referrer
   policy, and ``no-store`` on everything but static files.
+- URLs: one longer than ``MAX_URL_LENGTH`` is 414 before anything else looks at it.
 """
 
 from functools import wraps
@@ -24,8 +25,10 @@ from flask import url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from flask_wtf.csrf import generate_csrf
+from limits import parse_many
 
 from annotator.errors import Forbidden
+from annotator.errors import UriTooLong
 from annotator.errors import error_response
 from annotator.extensions import csrf
 from annotator.extensions import limiter
@@ -103,6 +106,23 @@ def is_safe_next(target: str | None) -> bool:
     return not parts.scheme and not parts.netloc
 
 
+def refuse_long_urls():
+    """Refuse a request whose URL (path and query string, as sent) is longer than MAX_URL_LENGTH.
+
+    gunicorn refuses longer request lines itself, with an HTML page; its limit is set well
+    above this one (``gunicorn_settings``), so every URL that is too long and reaches the app is
+    answered in the project's error payload, JSON under /api.
+
+    :raise UriTooLong: naming the limit.
+    """
+    limit = current_app.config["MAX_URL_LENGTH"]
+    # RAW_URI is the request target as sent, percent-escapes included (gunicorn and Werkzeug).
+    url = request.environ.get("RAW_URI") or request.full_path
+    if len(url) > limit:
+        raise UriTooLong(f"The URL is longer than the limit of {limit:,} characters; "
+                         "send fewer or shorter query parameters.")
+
+
 def gate():
     """Require a login for every non-public endpoint and a CSRF token on cookie writes."""
     endpoint = request.endpoint
@@ -138,7 +158,24 @@ def set_security_headers(response):
 
 
 def login_limit() -> str:
+    """Return the failed logins allowed per account (``ANNOTATOR_LOGIN_LIMIT``)."""
     return current_app.config["LOGIN_LIMIT"]
+
+
+def login_address_limit() -> str:
+    """Return the failed logins allowed per client address (``ANNOTATOR_LOGIN_ADDRESS_LIMIT``)."""
+    return current_app.config["LOGIN_ADDRESS_LIMIT"]
+
+
+# The deployment's prefix is part of each key rather than Flask-Limiter's RATELIMIT_KEY_PREFIX:
+# the limiter object is shared by every app of the process and keeps the first app's prefix.
+def _prefixed(key: str) -> str:
+    return f"{current_app.config['RATELIMIT_PREFIX']}:{key}"
+
+
+def account_key(username) -> str:
+    """Return the per-account limit key of ``username`` (case and spaces do not matter)."""
+    return _prefixed("account:" + str(username or "").strip().lower()[:64])
 
 
 def _account_key() -> str:
@@ -146,23 +183,27 @@ def _account_key() -> str:
     if name is None:
         body = request.get_json(silent=True)
         name = body.get("username") if isinstance(body, dict) else None
-    return "account:" + str(name or "").strip().lower()[:64]
+    return account_key(name)
 
 
 def _address_key() -> str:
-    return "address:" + (request.remote_addr or "unknown")
+    return _prefixed("address:" + (request.remote_addr or "unknown"))
 
 
 def _failed(response) -> bool:
     return response.status_code == 401
 
 
-# Failed logins only, shared by the login page and the token endpoint, per account and per
-# client address, counted in the configured storage (Redis across workers and hosts).
+ACCOUNT_SCOPE = "login-account"
+
+# Failed logins only, shared by the login page and the token endpoint, counted in the configured
+# storage (Redis across workers and hosts). Per account: guessing one password stops after
+# LOGIN_LIMIT. Per address, a higher LOGIN_ADDRESS_LIMIT: spraying many accounts from one
+# address stops too, while one person's typos never lock out colleagues behind the same NAT.
 limit_logins = [
-    limiter.shared_limit(login_limit, scope="login-account", key_func=_account_key,
+    limiter.shared_limit(login_limit, scope=ACCOUNT_SCOPE, key_func=_account_key,
                          deduct_when=_failed, methods=["POST"]),
-    limiter.shared_limit(login_limit, scope="login-address", key_func=_address_key,
+    limiter.shared_limit(login_address_limit, scope="login-address", key_func=_address_key,
                          deduct_when=_failed, methods=["POST"]),
 ]
 
@@ -174,6 +215,16 @@ def rate_limited(view):
     return view
 
 
+def clear_login_failures(username: str) -> None:
+    """Forget the failed logins counted against ``username``'s account, in every window.
+
+    The per-address counters stay: they count many accounts and expire on their own.
+    """
+    key = account_key(username)
+    for item in parse_many(login_limit()):
+        limiter.limiter.clear(item, key, ACCOUNT_SCOPE)
+
+
 def inject_csrf():
     return {"csrf_token": generate_csrf}
 
@@ -181,6 +232,7 @@ def inject_csrf():
 def init_app(app):
     """Register the request gate, response headers and template helpers."""
     login_manager.session_protection = None  # sessions are checked against the database
+    app.before_request(refuse_long_urls)
     app.before_request(gate)
     app.after_request(set_security_headers)
     app.context_processor(inject_csrf)

@@ -73,6 +73,8 @@ def empty_database():
     else:
         for name in tables:
             db.session.execute(text(f'DELETE FROM "{name}"'))
+        # AUTOINCREMENT keeps counting across deletes; tests start from id 1 on both databases.
+        db.session.execute(text("DELETE FROM sqlite_sequence"))
     db.session.commit()
 
 

@@ -1,6 +1,7 @@
 """Every route is protected: walk the URL map so no new endpoint can ship open."""
 
 import pytest
+from werkzeug.routing import IntegerConverter
 
 from annotator import create_app
 from annotator.security import PUBLIC_ENDPOINTS
@@ -18,7 +19,7 @@ def routes():
     for rule in app.url_map.iter_rules():
         if rule.endpoint in PUBLIC_ENDPOINTS:
             continue
-        values = {arg: ("999999" if rule._converters[arg].__class__.__name__ == "IntegerConverter"
+        values = {arg: ("999999" if isinstance(rule._converters[arg], IntegerConverter)
                         else "x") for arg in rule.arguments}
         url = rule.rule
         for arg, value in values.items():

@@ -14,6 +14,7 @@ checks the 404 rule (SECURITY.md 6 B8-B11):
 import re
 
 import pytest
+from werkzeug.routing import IntegerConverter
 
 from annotator.extensions import db
 from annotator.models import Assignment
@@ -55,7 +56,7 @@ def fill(rule, values: dict) -> tuple[str, bool]:
     url = rule.rule
     names_object = False
     for arg in rule.arguments:
-        converter = type(rule._converters[arg]).__name__
+        numeric = isinstance(rule._converters[arg], IntegerConverter)
         lowered = arg.lower()
         if lowered in ("pid", "project_id") or "project" in lowered:
             value, names_object = values["project"], True
@@ -66,7 +67,7 @@ def fill(rule, values: dict) -> tuple[str, bool]:
         elif "user" in lowered:
             value = "other"
         else:
-            value = 999999 if converter == "IntegerConverter" else "x"
+            value = 999999 if numeric else "x"
         url = re.sub(r"<(?:[a-z]+:)?" + re.escape(arg) + ">", str(value), url)
     return url, names_object
 

@@ -120,7 +120,7 @@ def test_person_page_changes_role_deactivates_and_resets_password(app, client, l
 def test_admin_cannot_deactivate_themselves(client, login):
     token = admin_client(client, login)
     r = client.post("/admin/people/boss", data={"csrf_token": token, "action": "deactivate"})
-    assert r.status_code == 422
+    assert r.status_code == 409
 
 
 def test_assign_page_previews_then_assigns_a_selection(app, client, login):
@@ -208,3 +208,18 @@ def test_admin_links_in_the_top_bar(client, login):
     page = client.get("/").get_data(as_text=True)
     for href in ("/admin/projects", "/admin/people", "/admin/audit", "/admin/progress"):
         assert f'href="{href}"' in page
+
+
+def test_schema_editor_names_a_wrong_type_by_its_dotted_path(app, client, login):
+    token = admin_client(client, login)
+    project = make_project(name="pilot")
+    for head in ([["CASUALTY_CLAIM"]], [{"label": "ACTOR"}], [7], [None], {"ACTOR": 1}):
+        schema = json.loads(json.dumps(project.schema))
+        schema["relations"][0]["head"] = head
+        r = client.post(f"/admin/projects/{project.id}", data={
+            "csrf_token": token, "name": "pilot", "mode": "static", "per_document": "1",
+            "claim_timeout_minutes": "60", "guidelines": "", "schema": json.dumps(schema)})
+        assert r.status_code == 422, head
+        assert "<code>relations.0.head</code>" in r.get_data(as_text=True), head
+    with app.app_context():
+        assert db.session.get(Project, project.id).schema_version == 1

@@ -139,7 +139,9 @@ def test_failed_token_requests_count_against_the_same_account(client, app):
     assert response.json["code"] == 429 and "Retry-After" in response.headers
 
 
-def test_failed_logins_are_limited_per_address(client, app):
+def test_failed_logins_are_limited_per_address(app, make_app):
+    # The per-address limit is its own setting, higher than the per-account one by default.
+    client = make_app(LOGIN_ADDRESS_LIMIT="10 per 15 minutes").test_client()
     for n in range(10):
         client.post("/api/v1/auth/token", json={"username": f"ghost{n}", "password": "x" * 12})
     make_user("amira")

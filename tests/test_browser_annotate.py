@@ -1,5 +1,7 @@
 """The workspace in headless Chromium, driven with the real mouse and keyboard."""
 
+import json
+
 import pytest
 from sqlalchemy import select
 
@@ -414,3 +416,104 @@ def test_annotating_a_whole_sample_article_reproduces_its_gold_spans(page):
     assert stored(did)[0] == gold
     assert drawn(page) == gold
     assert not page.locator("#notice").is_visible()
+
+
+# --- grapheme clusters: no span starts or ends inside one ---------------------------------------
+
+CLUSTER_TEXT = "Flag \U0001f1f8\U0001f1fe of Me\u0301decins Sans Frontie\u0300res and \U0001f44d\U0001f3fd thanks."
+FLAG = CLUSTER_TEXT.index("\U0001f1f8")
+
+
+def select_utf16(page, start16, end16, alt=True):
+    """Select UTF-16 offsets [start16, end16) of the text in the DOM, then release the mouse there.
+
+    The browser's own mouse selection never splits a cluster; this makes a selection that does,
+    to show that the page's snapping (Intl.Segmenter) widens it.
+    """
+    page.evaluate(
+        """([a, b, alt]) => {
+          const root = document.getElementById("doc-text");
+          const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+          const at = (u) => {
+            walker.currentNode = root;
+            while (walker.nextNode()) {
+              const n = walker.currentNode;
+              if (n.__u16 <= u && u <= n.__u16 + n.data.length) return [n, u - n.__u16];
+            }
+            return null;
+          };
+          const [startNode, startOffset] = at(a);
+          const [endNode, endOffset] = at(b);
+          window.getSelection().setBaseAndExtent(startNode, startOffset, endNode, endOffset);
+          root.dispatchEvent(new MouseEvent("mouseup", { bubbles: true, button: 0, altKey: alt }));
+        }""",
+        [start16, end16, alt],
+    )
+
+
+def test_segmenter_boundaries_agree_with_the_server_on_flags_emoji_jamo_and_marks(page):
+    from annotator.services.text import Graphemes
+
+    make_user("amira")
+    browser_login(page, "amira")
+    samples = [CLUSTER_TEXT, "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466 \u1100\u1161\u11a8 x",
+               "\U0001f1f8\U0001f1fe\U0001f1f1\U0001f1fe\U0001f1f8"]
+    got = page.evaluate(
+        """async (samples) => {
+          const { OffsetIndex, isBoundary } = await import("/static/js/offsets.js");
+          return samples.map((s) => {
+            const index = new OffsetIndex(s);
+            return [...Array(index.lengthCp + 1).keys()].filter((cp) => isBoundary(index, cp));
+          });
+        }""",
+        samples,
+    )
+    for text, boundaries in zip(samples, got, strict=True):
+        graphemes = Graphemes(text)
+        assert boundaries == [o for o in range(len(text) + 1) if graphemes.is_boundary(o)], text
+
+
+def test_mouse_selections_save_whole_clusters_even_with_alt(page):
+    did = open_workspace(page, CLUSTER_TEXT)
+    page.keyboard.down("Alt")
+    drag_select(page, CLUSTER_TEXT, "Me")  # the real mouse, up after the e: the accent comes too
+    page.keyboard.up("Alt")
+    page.keyboard.press("1")
+    wait_saved(page)
+    me = CLUSTER_TEXT.index("Me\u0301")
+    assert stored(did)[0] == [(me, me + 3, "ACTOR")]
+    # A selection ending between the flag's two regional indicators, and one starting between
+    # the thumb and its skin tone: both widen to the whole character.
+    select_utf16(page, utf16(CLUSTER_TEXT, 0), utf16(CLUSTER_TEXT, FLAG) + 2)
+    assert page.evaluate("window.getSelection().toString()") == "Flag \U0001f1f8\U0001f1fe"
+    page.keyboard.press("3")
+    thumb = CLUSTER_TEXT.index("\U0001f44d")
+    select_utf16(page, utf16(CLUSTER_TEXT, thumb) + 2, utf16(CLUSTER_TEXT, thumb + 2) + len(" thanks"))
+    page.keyboard.press("2")
+    wait_saved(page)
+    assert stored(did)[0] == sorted([(0, FLAG + 2, "LOCATION"), (me, me + 3, "ACTOR"),
+                                     (thumb, thumb + len("\U0001f44d\U0001f3fd thanks"), "WEAPON")])
+    # Snapping to tokens keeps the flag whole too: the stored tokens do not split it.
+    select_utf16(page, utf16(CLUSTER_TEXT, FLAG) + 2, utf16(CLUSTER_TEXT, FLAG) + 4, alt=False)
+    assert page.evaluate("window.getSelection().toString()") == "\U0001f1f8\U0001f1fe"
+
+
+def test_the_servers_reason_is_shown_when_it_refuses_a_span_that_splits_a_cluster(page):
+    did = open_workspace(page, CLUSTER_TEXT)
+
+    def split_the_flag(route):
+        # As a browser whose segmenter disagreed with the server would send it.
+        body = route.request.post_data_json
+        if route.request.method == "POST" and route.request.url.endswith("/spans"):
+            body = {**body, "start": FLAG + 1}
+            body.pop("text", None)
+        route.continue_(post_data=json.dumps(body))
+
+    page.route("**/api/v1/documents/*/spans", split_the_flag)
+    select_utf16(page, utf16(CLUSTER_TEXT, FLAG), utf16(CLUSTER_TEXT, FLAG + 2))
+    page.keyboard.press("3")
+    page.wait_for_selector("#notice:not([hidden])")
+    notice = page.locator("#notice").inner_text()
+    assert "Not saved" in notice
+    assert f"start: Starts inside a character: {FLAG}-{FLAG + 2} is one grapheme cluster" in notice
+    assert stored(did)[0] == [] and drawn(page) == []

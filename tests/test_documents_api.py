@@ -94,7 +94,7 @@ def test_bad_json_and_bad_options_are_4xx(client):
     response = client.post(url, headers=headers, data={"as_user": "amira"}, content_type="multipart/form-data")
     assert response.status_code == 422 and "file" in response.json["errors"]
     response = client.post(url, headers={**headers, "Content-Type": "text/plain"}, data="hello")
-    assert response.status_code == 422
+    assert response.status_code == 415
 
 
 def test_as_user_must_be_a_member_422(app, client):

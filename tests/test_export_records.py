@@ -83,6 +83,7 @@ def expected_lines(document_id: int, sha: str) -> str:
     return EXPECTED.replace("@DOC@", str(document_id)).replace("@SHA@", sha)
 
 
+# The flag 🇱🇾 is one token [56, 58]: its two regional indicators are one grapheme cluster.
 EXPECTED = (
     '{"schema_version": "conflict-annotator/1", "project": "Tricky \\u2028 export", '
     '"document_id": @DOC@, "id": "T\\u20281", '
@@ -90,7 +91,7 @@ EXPECTED = (
     'He said \\"stop\\" \\\\ then left.", '
     '"text_sha256": "@SHA@", "lang": "en", "meta": {"n": 1, "src": "x"}, '
     '"offsets": {"unit": "codepoint", "end": "exclusive"}, "tokens": [[0, 1], [2, 7], [8, 10], [10, '
-    '11], [11, 17], [18, 23], [24, 31], [32, 34], [35, 42], [43, 48], [50, 55], [56, 57], [57, 58], '
+    '11], [11, 17], [18, 23], [24, 31], [32, 34], [35, 42], [43, 48], [50, 55], [56, 58], '
     '[58, 59], [60, 62], [63, 67], [68, 69], [69, 73], [73, 74], [75, 76], [77, 81], [82, 86], [86, '
     '87]], "annotator": "amira", "status": "submitted", "updated_at": "2026-11-27T10:00:00Z", '
     '"spans": [{"id": "s-emoji", "start": 0, "end": 1, "text": "💩", "label": "WEAPON", '
@@ -104,7 +105,7 @@ EXPECTED = (
     '"token_start": 8, "token_end": 9, "utf16": [36, 43], "attrs": {}}, {"id": "s-mosul", "start": 43, '
     '"end": 48, "text": "Mosul", "label": "LOCATION", "token_start": 9, "token_end": 10, "utf16": [44, '
     '49], "attrs": {"ace_type": "GPE"}}, {"id": "s-quote", "start": 68, "end": 74, '
-    '"text": "\\"stop\\"", "label": "CASUALTY_CLAIM", "token_start": 16, "token_end": 19, '
+    '"text": "\\"stop\\"", "label": "CASUALTY_CLAIM", "token_start": 15, "token_end": 18, '
     '"utf16": [71, 77], "attrs": {"count_text": "\\\\"}}], "relations": [{"id": "r-b", '
     '"head": "s-western-mosul", "tail": "s-off-tokens", "label": "place", "attrs": {}}, {"id": "r-a", '
     '"head": "s-emoji", "tail": "s-mosul", "label": "instrument", "attrs": {}}, {"id": "r-c", '
@@ -115,7 +116,7 @@ EXPECTED = (
     'He said \\"stop\\" \\\\ then left.", '
     '"text_sha256": "@SHA@", "lang": "en", "meta": {"n": 1, "src": "x"}, '
     '"offsets": {"unit": "codepoint", "end": "exclusive"}, "tokens": [[0, 1], [2, 7], [8, 10], [10, '
-    '11], [11, 17], [18, 23], [24, 31], [32, 34], [35, 42], [43, 48], [50, 55], [56, 57], [57, 58], '
+    '11], [11, 17], [18, 23], [24, 31], [32, 34], [35, 42], [43, 48], [50, 55], [56, 58], '
     '[58, 59], [60, 62], [63, 67], [68, 69], [69, 73], [73, 74], [75, 76], [77, 81], [82, 86], [86, '
     '87]], "annotator": "bruno", "status": "submitted", "updated_at": "2026-11-27T10:00:00Z", '
     '"spans": [], "relations": []}\n'

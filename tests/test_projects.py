@@ -1,6 +1,10 @@
 """Projects through the API: settings, schema validation, orphan protection, members."""
 
 import copy
+import json
+import threading
+import urllib.error
+import urllib.request
 
 import pytest
 from sqlalchemy import func
@@ -221,3 +225,152 @@ def test_guidelines_render_without_raw_html_or_script_links():
     html = str(render_guidelines("# Title\n<script>alert(1)</script>\n[x](javascript:alert(1)) **bold**"))
     assert "<h1>Title</h1>" in html and "<strong>bold</strong>" in html
     assert "<script>" not in html and 'href="javascript' not in html
+
+
+def test_thirty_concurrent_identical_member_adds_all_succeed_once(app, live_server, admin):
+    """POST /members is idempotent under concurrency too: 30 at once, one row, one audit event."""
+    amira = make_user("amira")
+    project = make_project(name="pilot")
+    barrier = threading.Barrier(30)
+    results = [None] * 30
+
+    def call(i):
+        request = urllib.request.Request(
+            f"{live_server}/api/v1/projects/{project.id}/members", method="POST",
+            data=json.dumps({"usernames": ["amira"]}).encode(),
+            headers={**admin, "Content-Type": "application/json"})
+        barrier.wait()
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                results[i] = (response.status, [m["username"] for m in json.loads(response.read())])
+        except urllib.error.HTTPError as error:
+            results[i] = (error.code, json.loads(error.read()))
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(90)
+    assert results == [(200, ["amira"])] * 30, [r for r in results if r != (200, ["amira"])]
+    with app.app_context():
+        rows = db.session.scalars(select(ProjectMember).where(ProjectMember.project_id == project.id)).all()
+        assert [(m.user_id) for m in rows] == [amira.id]
+        events = db.session.scalars(select(Event).where(Event.action == "member.add")).all()
+        assert [e.after for e in events] == [{"username": "amira"}]
+
+
+def test_adding_present_and_new_members_audits_only_the_new_ones(app, client, admin):
+    amira, bruno = make_user("amira"), make_user("bruno")
+    project = make_project(name="pilot", members=[amira])
+    r = client.post(f"/api/v1/projects/{project.id}/members", headers=admin,
+                    json={"usernames": ["amira", "bruno", "bruno"]})
+    assert r.status_code == 200 and [m["username"] for m in r.json] == ["amira", "bruno"]
+    with app.app_context():
+        events = db.session.scalars(select(Event).where(Event.action == "member.add")).all()
+        assert [e.after for e in events] == [{"username": "bruno"}]
+        assert db.session.get(ProjectMember, (project.id, bruno.id)) is not None
+
+
+# Every place of a label schema, and what a wrong type there must answer: 422 keyed by the
+# dotted path docs/admin.md documents. A list item that is wrong is reported at its list.
+WRONG = {"list": ["ACTOR"], "object": {"name": "ACTOR"}, "number": 7, "null": None, "text": "ACTOR"}
+SCHEMA_PLACES = [
+    # (where, the key of the error, the wrong kinds of value to try there)
+    ("overlap", "overlap", ["list", "object", "number", "null"]),
+    ("labels", "labels", ["object", "number", "null", "text"]),
+    ("labels.0", "labels.0", ["list", "number", "null", "text"]),
+    ("labels.0.name", "labels.0.name", ["list", "object", "number", "null"]),
+    ("labels.0.color", "labels.0.color", ["list", "object", "number", "null"]),
+    ("labels.0.hotkey", "labels.0.hotkey", ["list", "object", "number"]),
+    ("labels.0.description", "labels.0.description", ["list", "object", "number", "null"]),
+    ("labels.0.attributes", "labels.0.attributes", ["object", "number", "null", "text"]),
+    ("labels.0.attributes.0", "labels.0.attributes.0", ["list", "number", "null", "text"]),
+    ("labels.0.attributes.0.name", "labels.0.attributes.0.name", ["list", "object", "number", "null"]),
+    ("labels.0.attributes.0.type", "labels.0.attributes.0.type", ["list", "object", "number", "null"]),
+    ("labels.0.attributes.0.values", "labels.0.attributes.0.values", ["object", "number", "null", "text"]),
+    ("labels.0.attributes.0.values.1", "labels.0.attributes.0.values", ["list", "object", "number", "null"]),
+    ("labels.0.attributes.0.required", "labels.0.attributes.0.required", ["list", "object", "number", "null", "text"]),
+    ("relations", "relations", ["object", "number", "null", "text"]),
+    ("relations.0", "relations.0", ["list", "number", "null", "text"]),
+    ("relations.0.name", "relations.0.name", ["list", "object", "number", "null"]),
+    ("relations.0.head", "relations.0.head", ["object", "number", "null", "text"]),
+    ("relations.0.head.0", "relations.0.head", ["list", "object", "number", "null"]),
+    ("relations.0.tail", "relations.0.tail", ["object", "number", "null", "text"]),
+    ("relations.0.tail.0", "relations.0.tail", ["list", "object", "number", "null"]),
+    ("relations.0.same_label", "relations.0.same_label", ["list", "object", "number", "null", "text"]),
+    ("relations.0.description", "relations.0.description", ["list", "object", "number", "null"]),
+]
+
+
+def schema_with(where, value):
+    """Return the default schema with the value at dotted path ``where`` replaced by ``value``."""
+    schema = default_schema()
+    *parents, last = where.split(".")
+    node = schema
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    node[int(last) if isinstance(node, list) else last] = value
+    return schema
+
+
+@pytest.mark.parametrize("where, key, kinds", SCHEMA_PLACES, ids=[place[0] for place in SCHEMA_PLACES])
+def test_a_wrong_type_anywhere_in_the_schema_is_422_at_its_dotted_path(app, client, admin, where, key, kinds):
+    project = make_project(name="kept")
+    for kind in kinds:
+        schema = schema_with(where, copy.deepcopy(WRONG[kind]))
+        created = client.post("/api/v1/projects", headers=admin, json={"name": "pilot", "schema": schema})
+        assert created.status_code == 422, (kind, created.json)
+        assert key in created.json["errors"], (kind, created.json)
+        changed = client.patch(f"/api/v1/projects/{project.id}", headers=admin, json={"schema": schema})
+        assert changed.status_code == 422, (kind, changed.json)
+        assert key in changed.json["errors"], (kind, changed.json)
+    with app.app_context():
+        assert db.session.scalars(select(Project.schema_version)).all() == [1]
+
+
+def test_a_schema_that_is_not_an_object_is_422(client, admin):
+    project = make_project(name="kept")
+    for value in (["labels"], 7, "schema"):
+        r = client.post("/api/v1/projects", headers=admin, json={"name": "pilot", "schema": value})
+        assert r.status_code == 422 and list(r.json["errors"]) == ["schema"], r.json
+        r = client.patch(f"/api/v1/projects/{project.id}", headers=admin, json={"schema": value})
+        assert r.status_code == 422 and list(r.json["errors"]) == ["schema"], r.json
+    r = client.patch(f"/api/v1/projects/{project.id}", headers=admin, json={"schema": None})
+    assert r.status_code == 422 and "schema" in r.json["errors"]
+
+
+@pytest.mark.parametrize("where, value, key, message", [
+    ("labels.0.name", "ACTOR\n", "labels.0.name", "ASCII letters"),
+    ("labels.0.color", "#1f77b4\n", "labels.0.color", "colour"),
+    ("labels.0.hotkey", "0", "labels.0.hotkey", "digit from 1 to 9"),
+    ("labels.0.attributes.0.values", ["PER", "PER"], "labels.0.attributes.0.values", "more than once: PER"),
+    ("labels.0.attributes.0.values", [], "labels.0.attributes.0.values", "non-empty"),
+    ("labels.0.attributes.0.values.0", "", "labels.0.attributes.0.values", "Item 0"),
+    ("labels.0.attributes.0.type", "float", "labels.0.attributes.0.type", "Must be one of"),
+    ("labels.0.attributes.0.unit", "cm", "labels.0.attributes.0.unit", "Unknown field"),
+    ("labels.2.attributes.3", {"name": "lang", "type": "text", "values": ["en"]},
+     "labels.2.attributes.3.values", "Only enum"),
+    ("relations.0.head", [], "relations.0.head", "List the labels"),
+    ("relations.0.same_label", "true", "relations.0.same_label", "true or false"),
+    ("overlap", "some", "overlap", "Must be one of"),
+])
+def test_schema_values_of_the_right_type_but_wrong_shape_are_422(client, admin, where, value, key, message):
+    r = client.post("/api/v1/projects", headers=admin, json={"name": "pilot", "schema": schema_with(where, value)})
+    assert r.status_code == 422 and key in r.json["errors"], r.json
+    assert message in " ".join(r.json["errors"][key])
+
+
+def test_schema_defaults_are_filled_in_and_a_resent_schema_changes_nothing(app, client, admin):
+    schema = {"labels": [{"name": "ACTOR", "attributes": [{"name": "kind", "type": "enum", "values": ["a"]}]}],
+              "relations": [{"name": "knows", "head": ["ACTOR"], "tail": ["ACTOR"]}]}
+    r = client.post("/api/v1/projects", headers=admin, json={"name": "pilot", "schema": schema})
+    assert r.status_code == 201, r.json
+    stored = r.json["schema"]
+    assert stored["overlap"] == "nest"
+    assert stored["labels"] == [{"name": "ACTOR", "color": "#888888", "hotkey": None, "description": "",
+                                 "attributes": [{"name": "kind", "type": "enum", "values": ["a"],
+                                                 "required": False}]}]
+    assert stored["relations"] == [{"name": "knows", "head": ["ACTOR"], "tail": ["ACTOR"],
+                                    "same_label": False, "description": ""}]
+    again = client.patch(f"/api/v1/projects/{r.json['id']}", headers=admin, json={"schema": stored})
+    assert again.status_code == 200 and again.json["schema_version"] == 1

@@ -82,3 +82,32 @@ def test_an_oversized_body_is_refused_at_once(gunicorn):
     assert elapsed < 1.0, elapsed
     # The worker survived: the server still answers.
     assert post_json(url + "/api/v1/auth/token", {"username": "amira", "password": PASSWORD})[0] == 201
+
+
+def raw_get(url, target, extra_headers=b""):
+    """Send one GET with a raw request target and headers; return (status line, headers, body)."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(b"GET " + target.encode() + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                     + extra_headers + b"\r\n")
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    head, _, body = answer.decode("latin-1").partition("\r\n\r\n")
+    status, *headers = head.split("\r\n")
+    return status, "\r\n".join(headers).lower(), body
+
+
+def test_a_long_url_under_gunicorns_limit_gets_the_apps_json_414(gunicorn):
+    url = gunicorn(workers=1)
+    status, headers, body = raw_get(url, "/api/v1/projects?q=" + "x" * 6000)
+    assert status.startswith("HTTP/1.1 414"), status
+    assert "content-type: application/json" in headers
+    assert json.loads(body)["code"] == 414 and "limit of 4,096" in json.loads(body)["message"]
+    # Past gunicorn's own limit (8190 bytes of request line) gunicorn answers, in HTML (README).
+    status, headers, body = raw_get(url, "/api/v1/projects?q=" + "x" * 9000)
+    assert status.startswith("HTTP/1.1 414") and "application/json" not in headers, status
+    # As it does for a control character in a header (README, "Requests gunicorn refuses").
+    status, headers, body = raw_get(url, "/healthz", b"X-Note: a\x01b\r\n")
+    assert status.startswith("HTTP/1.1 400") and "application/json" not in headers, status
+    assert raw_get(url, "/healthz")[0].startswith("HTTP/1.1 200")

@@ -6,7 +6,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
-from annotator.errors import AnnotatorError
+from annotator.api import bodies
 from annotator.errors import Invalid
 from annotator.schemas import DocumentOut
 from annotator.schemas import DocumentQuery
@@ -51,14 +51,6 @@ def _load(schema, data):
         raise Invalid("The request is not valid.", error.messages) from None
 
 
-def _json_body():
-    """Parse the JSON body strictly: bad UTF-8, bad JSON and deep nesting are 400, never 500."""
-    try:
-        return readers.loads(readers.decode_utf8(request.get_data(cache=False)))
-    except ValueError as error:
-        raise AnnotatorError(f"The request body is not valid JSON: {error}") from None
-
-
 @blp.route("/projects/<int:pid>/documents", methods=["POST"])
 @require_role("admin")
 @blp.doc(requestBody=IMPORT_BODY)
@@ -79,11 +71,11 @@ def import_documents(pid):
         records = readers.iter_upload(upload.stream, upload.filename, options.pop("format"), limits=limits,
                                       text_column=options.pop("text_column"))
     elif request.is_json:
-        options = _load(ImportJsonIn(), _json_body())
+        # Not cached: an import body may be tens of megabytes.
+        options = _load(ImportJsonIn(), bodies.load_json(request.get_data(cache=False)))
         records = enumerate(options.pop("documents"), 1)
     else:
-        raise Invalid("Send JSON (application/json) or a file (multipart/form-data).",
-                      {"Content-Type": ["Must be application/json or multipart/form-data."]})
+        raise bodies.unsupported(request.mimetype, "application/json or multipart/form-data")
     as_user = documents.find_import_user(project, options.pop("as_user"))
     report = documents.import_records(project, records, as_user=as_user, actor=current_user,
                                       max_chars=limits.max_chars, **options)

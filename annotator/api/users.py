@@ -44,5 +44,21 @@ def list_users(pagination_parameters):
 @blp.arguments(UserPatch)
 @blp.response(200, UserOut)
 def update_user(data, username):
-    """Change a user's role, password or active flag; deactivation ends their sessions."""
+    """Change a user's role, password or active flag; deactivation ends their sessions.
+
+    An empty body is 422 ("Nothing to change."). Deactivating or demoting yourself, or the last
+    active admin, is 409.
+    """
     return users.update_user(username, actor=current_user, **data)
+
+
+@blp.route("/users/<username>/unlock", methods=["POST"])
+@require_role("admin")
+@blp.response(204)
+def unlock_user(username):
+    """Forget the user's failed logins, so they may log in at once.
+
+    The per-account login limit (``ANNOTATOR_LOGIN_LIMIT``) starts afresh; the per-address
+    limit is not touched.
+    """
+    users.unlock_user(username, actor=current_user)

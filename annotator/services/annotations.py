@@ -49,7 +49,7 @@ from annotator.services.counts import prefill_counts
 from annotator.services.schema import attribute_errors
 from annotator.services.schema import labels_by_name
 from annotator.services.schema import relation_error
-from annotator.services.text import is_boundary
+from annotator.services.text import Graphemes
 
 STATUSES = ("in_progress", "submitted", "skipped")
 # Statuses in which the set is closed to changes until the annotator reopens it.
@@ -64,11 +64,16 @@ class PreconditionRequired(AnnotatorError):
     code = 428
 
 
-def span_errors(text: str, start, end, client_text=None) -> dict[str, list[str]]:
+def span_errors(text: str, start, end, client_text=None, graphemes: Graphemes | None = None) -> dict[str, list[str]]:
     """Return field errors for a span ``[start, end)`` of ``text`` (empty when valid).
+
+    Neither end may fall inside an extended grapheme cluster (``\\X`` of the ``regex``
+    module): a flag, an emoji with its skin tone or ZWJ partners, a Hangul syllable of jamo, a
+    letter with its combining marks or an Indic conjunct is one character to a reader.
 
     :param client_text: the text the client believes it selected; it must equal
         ``text[start:end]`` when given.
+    :param graphemes: the text's :class:`Graphemes`, to share between the spans of one write.
     """
     errors: dict[str, list[str]] = {}
     for name, value in (("start", start), ("end", end)):
@@ -84,10 +89,12 @@ def span_errors(text: str, start, end, client_text=None) -> dict[str, list[str]]
         errors.setdefault("end", []).append("Must be greater than start.")
     if errors:
         return errors
-    if not is_boundary(text, start):
-        errors["start"] = ["Splits a character from its combining mark or joiner."]
-    if not is_boundary(text, end):
-        errors["end"] = ["Splits a character from its combining mark or joiner."]
+    graphemes = graphemes or Graphemes(text)
+    for name, offset, verb in (("start", start, "Starts"), ("end", end, "Ends")):
+        if cluster := graphemes.cluster_split(offset):
+            errors[name] = [f"{verb} inside a character: {cluster[0]}-{cluster[1]} is one grapheme cluster "
+                            f"(a letter with its marks, a flag, an emoji sequence); {name} at {cluster[0]} "
+                            f"or {cluster[1]}."]
     if client_text is not None and client_text != text[start:end]:
         errors["text"] = [f"Does not match the document text at {start}-{end}: "
                           f"{text[start:end][:80]!r}."]
@@ -283,9 +290,10 @@ def _attr_problems(schema, label, attrs) -> list[str]:
 
 
 def _validate_span(work: _Work, start, end, label, attrs, client_text=None, ignore=None,
-                   prefix="") -> tuple[dict, dict]:
+                   prefix="", graphemes: Graphemes | None = None) -> tuple[dict, dict]:
     """Check one span against the text, the schema and the set; return ``(attrs, errors)``."""
-    errors = {f"{prefix}{k}": v for k, v in span_errors(work.document.text, start, end, client_text).items()}
+    errors = {f"{prefix}{k}": v
+              for k, v in span_errors(work.document.text, start, end, client_text, graphemes).items()}
     spec = labels_by_name(work.schema).get(label) if isinstance(label, str) else None
     if spec is None:
         names = ", ".join(labels_by_name(work.schema))
@@ -539,10 +547,12 @@ def replace_annotations(user, document_id: int, data: dict, if_match: int | None
         planned: list[dict] = []
         seen: dict[str, int] = {}
         policy = work.schema.get("overlap", "nest")
+        graphemes = Graphemes(work.document.text)  # one for all the spans: it keeps what it found
         for i, raw in enumerate(data.get("spans", [])):
             prefix = f"spans.{i}."
             attrs, span_problems = _validate_span(work, raw["start"], raw["end"], raw["label"],
-                                                  raw.get("attrs") or {}, raw.get("text"), prefix=prefix)
+                                                  raw.get("attrs") or {}, raw.get("text"), prefix=prefix,
+                                                  graphemes=graphemes)
             span_id = _new_id(raw.get("id"))
             if span_id in seen:
                 span_problems[f"{prefix}id"] = [f"Repeats the id of span {seen[span_id]}."]

@@ -30,7 +30,6 @@ import json
 import multiprocessing
 import os
 import re
-import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable
@@ -39,6 +38,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
 from contextlib import contextmanager
+from contextlib import nullcontext
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
@@ -75,6 +75,7 @@ from annotator.services.readers import clean
 from annotator.services.schema import attribute_errors
 from annotator.services.schema import relation_error
 from annotator.services.text import BOM
+from annotator.services.text import Graphemes
 from annotator.services.text import OffsetMap
 from annotator.services.text import TextError
 from annotator.services.text import normalize_text
@@ -250,7 +251,7 @@ def prepare_record(record, schema: dict, max_chars: int, *, clean_text: bool = F
     elif problem := check_json_value(meta, "meta"):
         problems.append(problem)
     lang = record.get("lang") or meta.get("lang") or "en"
-    if not isinstance(lang, str) or not LANG_RE.match(lang):
+    if not isinstance(lang, str) or not LANG_RE.fullmatch(lang):
         problems.append("lang must be a language tag such as 'en' or 'ar'.")
         lang = "en"
     raw_spans = record.get("spans") or []
@@ -266,8 +267,10 @@ def prepare_record(record, schema: dict, max_chars: int, *, clean_text: bool = F
     spans: list[dict | None] = []
     views: list[_SpanView] = []
     span_ids: set[str] = set()
+    graphemes = Graphemes(text)  # one for all the record's spans: it keeps what it found
     for i, raw_span in enumerate(raw_spans):
-        span, span_problems = _prepare_span(raw_span, text, mapping, removed, remap, context, views, span_ids)
+        span, span_problems = _prepare_span(raw_span, text, mapping, removed, remap, context, views, span_ids,
+                                            graphemes)
         if span_problems:
             problems.extend(f"span {i}: {p}" for p in span_problems)
         spans.append(span)
@@ -362,7 +365,8 @@ def _composed_map(remap: OffsetMap | None, removed: list[int]):
     return lambda offset: after_clean(remap(offset))
 
 
-def _prepare_span(raw, text, mapping, removed, remap, context: _Context, views, span_ids: set[str]):
+def _prepare_span(raw, text, mapping, removed, remap, context: _Context, views, span_ids: set[str],
+                  graphemes: Graphemes | None = None):
     if not isinstance(raw, dict):
         return None, ["Must be an object."]
     problems = [] if raw.keys() <= SPAN_FIELDS else [f"unknown field {k!r}" for k in sorted(raw.keys() - SPAN_FIELDS)]
@@ -385,7 +389,7 @@ def _prepare_span(raw, text, mapping, removed, remap, context: _Context, views, 
     elif client_text is not None and not isinstance(client_text, str):
         problems.append("text must be a string.")
         client_text = None
-    if errors := span_errors(text, start, end, client_text):
+    if errors := span_errors(text, start, end, client_text, graphemes):
         problems += [f"{k}: {m}" for k, ms in errors.items() for m in ms]
     label = raw.get("label")
     attrs = raw.get("attrs")
@@ -853,13 +857,8 @@ class _Writer:
             self.connection.execute(text("SET LOCAL default_toast_compression = 'lz4'"))
 
     def now(self):
-        now = now_utc()
-        if self._to_db_time:
-            return self._to_db_time(now)
-        if self.postgres:
-            return now
-        # sqlite3 would adapt the datetime (isoformat) again for every row; adapt it once.
-        return sqlite3.adapt(now)
+        # The column type's own conversion (naive UTC text on SQLite), done once for all rows.
+        return self._to_db_time(now_utc())
 
     def reserve(self, table: str, count: int) -> list[int]:
         if self.postgres:
@@ -872,7 +871,10 @@ class _Writer:
                 return [row[0] for row in cursor]
         start = self._next.get(table)
         if start is None:
-            start = self.connection.execute(text(f'SELECT COALESCE(MAX(id), 0) + 1 FROM "{table}"')).scalar()
+            # Past every id ever given (AUTOINCREMENT's counter), not only past the rows left.
+            start = self.connection.execute(text(
+                f'SELECT MAX(COALESCE(MAX(id), 0), COALESCE((SELECT seq FROM sqlite_sequence '
+                f"WHERE name = '{table}'), 0)) + 1 FROM \"{table}\"")).scalar()
         self._next[table] = start + count
         return list(range(start, start + count))
 
@@ -951,3 +953,49 @@ def _search(q: str):
         in_meta = exists(select(1).select_from(tree).where(
             func.lower(cast(tree.c.atom, Text)).contains(needle, autoescape=True)))
     return in_text | in_meta
+
+
+# --- stored tokens ---------------------------------------------------------------------------
+
+@dataclass
+class RetokenizeReport:
+    """What :func:`retokenize_documents` did: documents checked, and those whose tokens changed."""
+
+    checked: int = 0
+    changed: int = 0
+    dry_run: bool = False
+
+
+def retokenize_documents(project: Project | None = None, *, dry_run: bool = False,
+                         batch_size: int = 500) -> RetokenizeReport:
+    """Tokenize stored documents again and store the tokens that differ; return the counts.
+
+    Documents stored before tokens kept grapheme clusters whole have spaCy's own tokens, which
+    split flags, ZWJ sequences and skin tones; they get the tokens an import gives now. Only
+    documents whose tokens differ are written, all in one transaction, so a second run changes
+    nothing. The text is read a batch at a time, by id.
+
+    :param project: only this project's documents; every project's when None.
+    :param dry_run: count what would change and store nothing.
+    """
+    report = RetokenizeReport(dry_run=dry_run)
+    query = select(Document.id, Document.text, Document.lang, Document.tokens).order_by(Document.id)
+    if project is not None:
+        query = query.where(Document.project_id == project.id)
+    last_id = 0
+    # A dry run only reads: it need not wait for (or hold up) SQLite's writer.
+    with nullcontext(db.session) if dry_run else write_transaction() as session:
+        while rows := session.execute(query.where(Document.id > last_id).limit(batch_size)).all():
+            last_id = rows[-1].id
+            by_lang: dict[str, list] = {}
+            for row in rows:
+                by_lang.setdefault(row.lang or "en", []).append(row)
+            for lang, group in by_lang.items():
+                for row, tokens in zip(group, tokenize_many([row.text for row in group], lang), strict=True):
+                    report.checked += 1
+                    if tokens == row.tokens:
+                        continue
+                    report.changed += 1
+                    if not dry_run:
+                        session.execute(update(Document).where(Document.id == row.id).values(tokens=tokens))
+    return report

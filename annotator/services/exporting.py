@@ -86,7 +86,6 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC
 from datetime import datetime
 from itertools import groupby
 from typing import Any
@@ -109,6 +108,7 @@ from annotator.models import Project
 from annotator.models import Relation
 from annotator.models import Span
 from annotator.models import User
+from annotator.models import as_utc
 
 SCHEMA_VERSION = "conflict-annotator/1"
 FORMATS = ("jsonl", "conll", "spacy")
@@ -183,10 +183,6 @@ def parse_split(value) -> tuple[int, int, int] | None:
     return numbers
 
 
-def _aware_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def resolve_filters(project: Project, *, status=DEFAULT_STATUS, annotators=None, document_ids=None,
                     updated_since=None, split=None, seed=DEFAULT_SEED) -> ExportFilters:
     """Check the filters of an export of ``project`` and return them resolved to ids.
@@ -230,11 +226,13 @@ def resolve_filters(project: Project, *, status=DEFAULT_STATUS, annotators=None,
     since = updated_since
     if isinstance(since, str) and since.strip():
         try:
-            since = datetime.fromisoformat(since.strip().replace("Z", "+00:00"))
-        except ValueError:
+            since = as_utc(datetime.fromisoformat(since.strip().replace("Z", "+00:00")))
+        except (ValueError, OverflowError):
             errors["updated_since"] = ["Use an ISO 8601 date and time, e.g. 2026-11-27T10:00:00Z."]
             since = None
-    elif not isinstance(since, datetime):
+    elif isinstance(since, datetime):
+        since = as_utc(since)
+    else:
         since = None
     if isinstance(seed, bool) or not isinstance(seed, int):
         try:
@@ -251,7 +249,7 @@ def resolve_filters(project: Project, *, status=DEFAULT_STATUS, annotators=None,
         raise Invalid("The export filters are not valid.", errors)
     labels = tuple(label["name"] for label in (project.schema or {}).get("labels", []))
     return ExportFilters(project.id, project.name, labels, statuses, user_ids, doc_ids,
-                         _aware_utc(since) if since else None, ratios, seed)
+                         since, ratios, seed)
 
 
 def split_of(text_sha256: str, ratios: tuple[int, int, int], seed: int = DEFAULT_SEED) -> str:
@@ -275,10 +273,7 @@ def _record_conditions(filters: ExportFilters) -> list:
     if filters.document_ids is not None:
         conditions.append(Assignment.document_id.in_(filters.document_ids))
     if filters.updated_since is not None:
-        # Stored as UTC (naive on SQLite); compared as such on both databases.
         since = filters.updated_since
-        if db.engine.dialect.name == "sqlite":
-            since = since.replace(tzinfo=None)
         conditions.append(or_(Assignment.updated_at >= since, AnnotationSet.updated_at >= since))
     return conditions
 
@@ -444,7 +439,7 @@ def _utf16(text: str) -> Callable[[int], int] | None:
 
 
 def _timestamp(*moments) -> str | None:
-    present = [_aware_utc(m) for m in moments if m is not None]
+    present = [m for m in moments if m is not None]
     return max(present).strftime("%Y-%m-%dT%H:%M:%SZ") if present else None
 
 

@@ -15,6 +15,8 @@ from markupsafe import Markup
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
 from annotator.errors import Conflict
@@ -34,6 +36,7 @@ from annotator.models import User
 from annotator.services import audit
 from annotator.services.schema import default_schema
 from annotator.services.schema import validate_schema
+from annotator.validation import as_id
 
 MAX_PER_DOCUMENT = 50
 MAX_CLAIM_TIMEOUT = 7 * 24 * 60
@@ -53,8 +56,8 @@ def get_project(ref) -> Project:
     :raise NotFound: when there is none.
     """
     project = None
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        project = db.session.get(Project, int(ref))
+    if as_id(ref) is not None:
+        project = db.session.get(Project, as_id(ref))
     if project is None and isinstance(ref, str):
         project = db.session.scalar(select(Project).where(Project.name == ref))
     if project is None:
@@ -270,12 +273,30 @@ def add_members(project: Project, usernames: list[str], actor=None) -> list[User
         missing = sorted(set(usernames) - {u.username for u in found})
         if missing:
             raise Invalid("Unknown users.", {"usernames": [f"No user named {m!r}." for m in missing]})
+        added = _insert_members(session, [(project.id, user.id) for user in found])
         for user in found:
-            if session.get(ProjectMember, (project.id, user.id)) is None:
-                session.add(ProjectMember(project_id=project.id, user_id=user.id))
+            if (project.id, user.id) in added:
                 audit.record("member.add", project, actor=actor, project_id=project.id,
                              after={"username": user.username})
     return list(found)
+
+
+def _insert_members(session, pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Insert the ``(project_id, user_id)`` memberships not stored yet; return those inserted.
+
+    ``ON CONFLICT DO NOTHING``: a concurrent request adding the same member waits for the
+    other's commit and then skips the row, instead of failing on the primary key (the checks
+    before an insert cannot see a row another transaction has not committed yet).
+    """
+    if not pairs:
+        return set()
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    table = ProjectMember.__table__
+    rows = session.execute(
+        insert(table).values([{"project_id": p, "user_id": u} for p, u in dict.fromkeys(pairs)])
+        .on_conflict_do_nothing(index_elements=[table.c.project_id, table.c.user_id])
+        .returning(table.c.project_id, table.c.user_id))
+    return {tuple(row) for row in rows}
 
 
 def _remove_member(session, project: Project, user: User, member: ProjectMember, actor) -> int:
@@ -331,11 +352,11 @@ def set_user_projects(username: str, project_ids: list[int], actor=None) -> tupl
             raise Invalid("Unknown projects.", {"projects": [f"No project {pid}." for pid in unknown]})
         current = {m.project_id: m for m in session.scalars(
             select(ProjectMember).where(ProjectMember.user_id == user.id))}
-        added = removed = 0
-        for pid in sorted(wanted - set(current)):
-            session.add(ProjectMember(project_id=pid, user_id=user.id))
+        removed = 0
+        inserted = _insert_members(session, [(pid, user.id) for pid in sorted(wanted - set(current))])
+        for pid, _ in sorted(inserted):
             audit.record("member.add", known[pid], actor=actor, project_id=pid, after={"username": username})
-            added += 1
+        added = len(inserted)
         for pid in sorted(set(current) - wanted):
             _remove_member(session, session.get(Project, pid), user, current[pid], actor)
             removed += 1

@@ -17,7 +17,10 @@ are ``enum``, ``integer``, ``boolean`` and ``text``; a value may be null unless 
 import copy
 import re
 
+from marshmallow import ValidationError
+
 from annotator.errors import Invalid
+from annotator.errors import flat_errors
 
 ATTRIBUTE_TYPES = ("enum", "integer", "boolean", "text")
 OVERLAP_POLICIES = ("nest", "none", "any")
@@ -144,124 +147,53 @@ def default_schema() -> dict:
 def validate_schema(schema) -> dict:
     """Check a label schema and return it with defaults filled in.
 
+    The shape (types, required fields, allowed values) is :class:`annotator.schemas.LabelSchemaIn`'s
+    to check; the rules across entries are checked here: names and hotkeys used once, and
+    relation types naming only labels of the schema.
+
     :raise Invalid: with field-level errors keyed like ``labels.2.hotkey``.
     """
+    # Imported here: annotator.schemas imports this module's constants.
+    from annotator.schemas import LabelSchemaIn
+
+    try:
+        schema = LabelSchemaIn().load(schema)
+    except ValidationError as error:
+        raise Invalid("The schema is not valid.", flat_errors(error.messages, root="schema")) from None
     errors: dict[str, list[str]] = {}
 
     def err(key, message):
         errors.setdefault(key, []).append(message)
 
-    if not isinstance(schema, dict):
-        raise Invalid("The schema must be a JSON object.", {"schema": ["Must be an object."]})
-    unknown = set(schema) - {"overlap", "labels", "relations"}
-    for key in sorted(unknown):
-        err(key, "Unknown field.")
-    overlap = schema.setdefault("overlap", "nest")
-    if overlap not in OVERLAP_POLICIES:
-        err("overlap", f"Must be one of: {', '.join(OVERLAP_POLICIES)}.")
-    labels = schema.get("labels")
-    if not isinstance(labels, list) or not labels:
-        err("labels", "At least one label is required.")
-        labels = []
     names, hotkeys = set(), {}
-    for i, label in enumerate(labels):
-        at = f"labels.{i}"
-        if not isinstance(label, dict):
-            err(at, "Must be an object.")
-            continue
-        for key in sorted(set(label) - {"name", "color", "hotkey", "description", "attributes"}):
-            err(f"{at}.{key}", "Unknown field.")
-        name = label.get("name")
-        if not isinstance(name, str) or not NAME_RE.match(name):
-            err(f"{at}.name", "Use 1-64 ASCII letters, digits, '_' or '-', starting with a letter.")
-        elif name in names:
+    for i, label in enumerate(schema["labels"]):
+        at, name, hotkey = f"labels.{i}", label["name"], label["hotkey"]
+        if name in names:
             err(f"{at}.name", f"Duplicate label {name!r}.")
-        else:
-            names.add(name)
-        color = label.setdefault("color", "#888888")
-        if not isinstance(color, str) or not COLOR_RE.match(color):
-            err(f"{at}.color", "Use a colour like #1f77b4.")
-        hotkey = label.setdefault("hotkey", None)
+        names.add(name)
         if hotkey is not None:
-            if hotkey not in HOTKEYS:
-                err(f"{at}.hotkey", "Use a digit from 1 to 9, or null.")
-            elif hotkey in hotkeys:
+            if hotkey in hotkeys:
                 err(f"{at}.hotkey", f"Hotkey {hotkey} is already used by {hotkeys[hotkey]}.")
             else:
                 hotkeys[hotkey] = name
-        description = label.setdefault("description", "")
-        if not isinstance(description, str):
-            err(f"{at}.description", "Must be a string.")
-        attributes = label.setdefault("attributes", [])
-        if not isinstance(attributes, list):
-            err(f"{at}.attributes", "Must be a list.")
-            continue
-        attr_names = set()
-        for j, attribute in enumerate(attributes):
-            _check_attribute(attribute, f"{at}.attributes.{j}", attr_names, err)
-    relations = schema.setdefault("relations", [])
-    if not isinstance(relations, list):
-        err("relations", "Must be a list.")
-        relations = []
+        attribute_names = set()
+        for j, attribute in enumerate(label["attributes"]):
+            if attribute["name"] in attribute_names:
+                err(f"{at}.attributes.{j}.name", f"Duplicate attribute {attribute['name']!r}.")
+            attribute_names.add(attribute["name"])
     relation_names = set()
-    for i, relation in enumerate(relations):
+    for i, relation in enumerate(schema["relations"]):
         at = f"relations.{i}"
-        if not isinstance(relation, dict):
-            err(at, "Must be an object.")
-            continue
-        for key in sorted(set(relation) - {"name", "head", "tail", "same_label", "description"}):
-            err(f"{at}.{key}", "Unknown field.")
-        name = relation.get("name")
-        if not isinstance(name, str) or not NAME_RE.match(name):
-            err(f"{at}.name", "Use 1-64 ASCII letters, digits, '_' or '-', starting with a letter.")
-        elif name in relation_names:
-            err(f"{at}.name", f"Duplicate relation {name!r}.")
-        else:
-            relation_names.add(name)
+        if relation["name"] in relation_names:
+            err(f"{at}.name", f"Duplicate relation {relation['name']!r}.")
+        relation_names.add(relation["name"])
         for end in ("head", "tail"):
-            allowed = relation.get(end)
-            if not isinstance(allowed, list) or not allowed:
-                err(f"{at}.{end}", "List the labels allowed here.")
-                continue
-            for label_name in allowed:
+            for label_name in relation[end]:
                 if label_name not in names:
                     err(f"{at}.{end}", f"Unknown label {label_name!r}.")
-        relation.setdefault("same_label", False)
-        relation.setdefault("description", "")
-        if not isinstance(relation["same_label"], bool):
-            err(f"{at}.same_label", "Must be true or false.")
     if errors:
         raise Invalid("The schema is not valid.", errors)
     return schema
-
-
-def _check_attribute(attribute, at, seen, err):
-    if not isinstance(attribute, dict):
-        err(at, "Must be an object.")
-        return
-    for key in sorted(set(attribute) - {"name", "type", "values", "required"}):
-        err(f"{at}.{key}", "Unknown field.")
-    name = attribute.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        err(f"{at}.name", "Use 1-64 ASCII letters, digits, '_' or '-', starting with a letter.")
-    elif name in seen:
-        err(f"{at}.name", f"Duplicate attribute {name!r}.")
-    else:
-        seen.add(name)
-    kind = attribute.get("type")
-    if kind not in ATTRIBUTE_TYPES:
-        err(f"{at}.type", f"Must be one of: {', '.join(ATTRIBUTE_TYPES)}.")
-    if kind == "enum":
-        values = attribute.get("values")
-        if (not isinstance(values, list) or not values
-                or not all(isinstance(v, str) and v for v in values)
-                or len(set(values)) != len(values)):
-            err(f"{at}.values", "List distinct, non-empty strings.")
-    elif "values" in attribute:
-        err(f"{at}.values", "Only enum attributes have values.")
-    attribute.setdefault("required", False)
-    if not isinstance(attribute["required"], bool):
-        err(f"{at}.required", "Must be true or false.")
 
 
 def labels_by_name(schema: dict) -> dict[str, dict]:

@@ -2,7 +2,9 @@
 
 Passwords are hashed with werkzeug's scrypt; session keys and API tokens are random and only
 their SHA-256 is stored, so a copy of the database logs nobody in. Deactivating a user or
-changing a password deletes all their sessions and tokens in the same transaction.
+changing a password deletes all their sessions and tokens in the same transaction. Nobody
+deactivates or demotes themselves and the last active admin stays one, whoever asks (API, page
+or CLI), so there is always someone who can manage the service.
 """
 
 import hashlib
@@ -69,7 +71,7 @@ def create_user(username: str, password: str, role: str = "annotator", actor=Non
     :raise Conflict: when the username is taken.
     """
     errors = {}
-    if not isinstance(username, str) or not USERNAME_RE.match(username):
+    if not isinstance(username, str) or not USERNAME_RE.fullmatch(username):
         errors["username"] = ["Use 2-64 letters, digits, '.', '_' or '-'."]
     if problems := password_errors(password):
         errors["password"] = problems
@@ -95,18 +97,31 @@ def create_user(username: str, password: str, role: str = "annotator", actor=Non
 def update_user(username: str, *, role=None, active=None, password=None, actor=None) -> User:
     """Change a user's role, active flag or password.
 
-    Deactivation and a new password end every session and token of the user at once.
+    Deactivation and a new password end every session and token of the user at once. Nobody
+    deactivates or demotes themselves, and the last active admin stays one, so the service can
+    never be left without an admin (:func:`_check_admins_remain`).
 
     :raise NotFound: when there is no such user.
-    :raise Invalid: for an unknown role or a weak password.
+    :raise Invalid: when nothing is to change, for an unknown role or a weak password.
+    :raise Conflict: when ``actor`` would deactivate or demote themselves, or the last active
+        admin would be deactivated or demoted.
     """
+    if role is None and active is None and password is None:
+        raise Invalid("Nothing to change.")
     if role is not None and role not in ROLES:
         raise Invalid("The change is not valid.", {"role": [f"Must be one of: {', '.join(ROLES)}."]})
     if password is not None and (problems := password_errors(password)):
         raise Invalid("The change is not valid.", {"password": problems})
     password_hash = generate_password_hash(password) if password is not None else None
     with write_transaction() as session:
-        user = get_user(username)
+        # The active admins are locked before the user and in id order, so concurrent changes
+        # queue behind each other instead of deadlocking.
+        admins = _lock_active_admins(session) if role is not None or active is False else []
+        user = session.scalar(select(User).where(User.username == username)
+                              .with_for_update().execution_options(populate_existing=True))
+        if user is None:
+            raise NotFound(f"No user named {username!r}.")
+        _check_admins_remain(user, admins, role=role, active=active, actor=actor)
         before = {"role": user.role, "active": user.active}
         if role is not None:
             user.role = role
@@ -122,6 +137,55 @@ def update_user(username: str, *, role=None, active=None, password=None, actor=N
         if password_hash is not None:
             after["password_changed"] = True
         audit.record("user.update", user, actor=actor, before=before, after=after)
+    return user
+
+
+def _lock_active_admins(session) -> list[int]:
+    """Return the ids of the active admins, locked until the transaction ends.
+
+    PostgreSQL locks the rows (``FOR UPDATE``) and re-reads them after waiting, so two admins
+    deactivating each other at once are serialised and the second sees the first's change;
+    SQLite lets one writer in at a time anyway.
+    """
+    return list(session.scalars(select(User.id).where(User.role == "admin", User.active.is_(True))
+                                .order_by(User.id).with_for_update()))
+
+
+def _check_admins_remain(user: User, admins: list[int], *, role, active, actor) -> None:
+    """Refuse a change that locks ``actor`` out or leaves no active admin.
+
+    :param admins: the ids of the active admins, locked by :func:`_lock_active_admins`.
+    :raise Conflict: for self-deactivation, self-demotion or losing the last active admin.
+    """
+    deactivates = active is False and user.active
+    demotes = role is not None and role != user.role
+    if actor is not None and actor.id == user.id:
+        if deactivates:
+            raise Conflict("You cannot deactivate yourself; ask another admin.",
+                           {"active": ["You cannot deactivate yourself."]})
+        if demotes:
+            raise Conflict("You cannot change your own role; ask another admin.",
+                           {"role": ["You cannot change your own role."]})
+    if user.role == "admin" and user.active and (deactivates or demotes) and set(admins) <= {user.id}:
+        field = "active" if deactivates else "role"
+        raise Conflict(f"{user.username} is the last active admin; make another admin first.",
+                       {field: ["The last active admin must stay an active admin."]})
+
+
+def unlock_user(username: str, actor=None) -> User:
+    """Clear the failed logins counted against ``username``, so they may log in at once.
+
+    The per-account counter is cleared in the limiter's storage; the unlock is audited.
+
+    :raise NotFound: when there is no such user.
+    """
+    # Imported here: annotator.security identifies users through this module.
+    from annotator.security import clear_login_failures
+
+    with write_transaction():
+        user = get_user(username)
+        audit.record("user.unlock", user, actor=actor)
+    clear_login_failures(user.username)
     return user
 
 

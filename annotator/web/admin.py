@@ -7,9 +7,7 @@ is stored then (the services check everything before they write).
 
 import json
 import secrets
-from datetime import UTC
 from datetime import datetime
-from datetime import timedelta
 
 from flask import Blueprint
 from flask import Response
@@ -36,6 +34,7 @@ from annotator.models import Event
 from annotator.models import Project
 from annotator.models import ProjectMember
 from annotator.models import User
+from annotator.models import as_utc
 from annotator.security import require_role
 from annotator.services import assignments
 from annotator.services import progress
@@ -44,6 +43,8 @@ from annotator.services import users
 from annotator.services.schema import ATTRIBUTE_TYPES
 from annotator.services.schema import HOTKEYS
 from annotator.services.schema import OVERLAP_POLICIES
+from annotator.validation import MAX_INT
+from annotator.validation import MIN_INT
 
 bp = Blueprint("admin", __name__)
 
@@ -52,10 +53,12 @@ AUDIT_PAGE_SIZE = 100
 
 
 def _int(value, default=None):
+    # A number no column can hold (?page=99999999999999999999) is no number at all here.
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return default
+    return number if MIN_INT <= number <= MAX_INT else default
 
 
 def _project(pid: int) -> Project:
@@ -364,9 +367,12 @@ def people():
 @bp.route("/people/<username>", methods=["GET", "POST"])
 @require_role("admin")
 def person(username):
-    """Change a user's role, activate or deactivate, reset the password, set project membership."""
+    """Change a user's role, activate or deactivate, unlock, reset the password, set projects.
+
+    The services refuse what would lock the admins out (409, shown next to the forms).
+    """
     user = users.get_user(username)
-    errors, new_password = None, None
+    errors, new_password, status = None, None, 200
     if request.method == "POST":
         action = request.form.get("action")
         try:
@@ -374,8 +380,6 @@ def person(username):
                 users.update_user(username, role=request.form.get("role"), actor=current_user)
                 flash(f"{username} is now {request.form.get('role')}.", "ok")
             elif action in ("deactivate", "activate"):
-                if action == "deactivate" and user.id == current_user.id:
-                    raise Invalid("You cannot deactivate yourself.", {"active": ["Ask another admin."]})
                 users.update_user(username, active=action == "activate", actor=current_user)
                 flash(f"{username} is {action}d" + ("; their sessions and tokens have ended." if action == "deactivate"
                                                    else "."), "ok")
@@ -386,6 +390,9 @@ def person(username):
                 if typed:
                     new_password = None
                     flash(f"Password of {username} changed; their sessions and tokens have ended.", "ok")
+            elif action == "unlock":
+                users.unlock_user(username, actor=current_user)
+                flash(f"{username} is unlocked: their failed logins are forgotten.", "ok")
             elif action == "projects":
                 added, removed = projects.set_user_projects(
                     username, [_int(v, -1) for v in request.form.getlist("projects")], actor=current_user)
@@ -394,6 +401,7 @@ def person(username):
                 raise Invalid("Unknown action.")
         except AnnotatorError as error:
             errors = {"message": error.message, "fields": error.errors or {}}
+            status = error.code
         else:
             if new_password is None:
                 return redirect(url_for("admin.person", username=username))
@@ -405,7 +413,7 @@ def person(username):
         .group_by(Document.project_id)).all())
     return render_template("admin/person.html", user=user, roles=ROLES, member_of=member_of,
                            projects=db.session.scalars(select(Project).order_by(Project.name)).all(),
-                           open_work=open_work, errors=errors, new_password=new_password), (422 if errors else 200)
+                           open_work=open_work, errors=errors, new_password=new_password), status
 
 
 # ---------------------------------------------------------------------------------------------
@@ -413,11 +421,12 @@ def person(username):
 
 
 def _parse_time(value):
+    # The filter's times are UTC unless they name a zone (the page says so).
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value)
-    except ValueError:
+        return as_utc(datetime.fromisoformat(value))
+    except (ValueError, OverflowError):
         return "bad"
 
 
@@ -456,9 +465,9 @@ def audit_log():
         problems.append("Times look like 2026-01-31T14:00.")
     else:
         if since is not None:
-            query = query.where(Event.at >= _as_utc(since))
+            query = query.where(Event.at >= since)
         if until is not None:
-            query = query.where(Event.at < _as_utc(until) + timedelta(minutes=1))
+            query = query.where(Event.at <= until.replace(second=59, microsecond=999_999))
     page = max(_int(args.get("page"), 1), 1)
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) if not problems else 0
     events = db.session.scalars(query.offset((page - 1) * AUDIT_PAGE_SIZE).limit(AUDIT_PAGE_SIZE)).all() \
@@ -470,12 +479,3 @@ def audit_log():
         projects=db.session.scalars(select(Project).order_by(Project.name)).all(),
         actions=db.session.scalars(select(Event.action).distinct().order_by(Event.action)).all(),
     ), (422 if problems else 200)
-
-
-def _as_utc(moment: datetime) -> datetime:
-    # The filter's times are UTC (the page says so); stored times are UTC.
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    if db.engine.dialect.name == "sqlite":
-        return moment.astimezone(UTC).replace(tzinfo=None)
-    return moment

@@ -6,7 +6,10 @@ from flask import render_template
 from flask import request
 from flask import session
 from flask import url_for
+from flask_limiter import RateLimitExceeded
 
+from annotator.errors import retry_after_seconds
+from annotator.errors import wait_message
 from annotator.security import is_safe_next
 from annotator.security import rate_limited
 from annotator.services import users
@@ -35,6 +38,16 @@ def login():
                                next_url=next_url, username=request.form.get("username", ""))
         return page, 401
     return render_template("auth/login.html", next_url=next_url, username="")
+
+
+@bp.errorhandler(RateLimitExceeded)
+def too_many_attempts(error):
+    """Show the login form again with the wait in minutes (the header carries the seconds)."""
+    seconds = retry_after_seconds()
+    page = render_template("auth/login.html", error=wait_message(seconds),
+                           next_url=request.values.get("next", ""),
+                           username=request.form.get("username", ""))
+    return page, 429, {"Retry-After": str(seconds)}
 
 
 @bp.route("/logout", methods=["POST"])

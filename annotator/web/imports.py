@@ -19,6 +19,7 @@ from annotator.security import require_role
 from annotator.services import documents
 from annotator.services import readers
 from annotator.services.access import visible_project
+from annotator.validation import as_id
 
 bp = Blueprint("imports", __name__)
 
@@ -33,8 +34,8 @@ def _projects():
 
 
 def _chosen_project(projects, value):
-    if value and str(value).isdigit():
-        return visible_project(current_user, int(value))
+    if as_id(value) is not None:
+        return visible_project(current_user, as_id(value))
     return projects[0] if projects else None
 
 
@@ -122,7 +123,7 @@ def document_list():
     except ValidationError as error:
         raise Invalid("The filters are not valid.", error.messages) from None
     page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and 0 < int(page) < 1_000_000 else 1
+    page = int(page) if page.isdecimal() and 0 < int(page) < 1_000_000 else 1
     items, total = ([], 0)
     if project is not None:
         items, total = documents.list_documents(project, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, **query)

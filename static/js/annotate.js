@@ -4,7 +4,7 @@
 // drawn by render.js as text nodes only. Offsets are code points everywhere in the model and
 // on the wire; the DOM's UTF-16 positions are converted by offsets.js.
 
-import { OffsetIndex, isBoundary } from "./offsets.js";
+import { OffsetIndex, clusterSplit } from "./offsets.js";
 import { Renderer, rangeToUtf16, utf16ToRange } from "./render.js";
 import { Store, newId } from "./store.js";
 
@@ -151,14 +151,21 @@ function snap(start, end) {
   return { start: tokens[first][0], end: tokens[last][1], first, last };
 }
 
-// Keeps character precision, but trims spaces and never splits a character from its marks.
+// Widens [start, end) to whole grapheme clusters: a flag, an emoji sequence, a letter with its
+// marks is selected whole or not at all (the server refuses a span that splits one).
+function wholeClusters(range) {
+  if (!range) return null;
+  const first = clusterSplit(index, range.start);
+  const last = clusterSplit(index, range.end);
+  return { ...range, start: first ? first.start : range.start, end: last ? last.end : range.end };
+}
+
+// Keeps character precision, but trims spaces and never splits a grapheme cluster.
 function precise(start, end) {
   const text = index.text;
   while (start < end && /\s/u.test(text[index.toUtf16(start)])) start++;
   while (end > start && /\s/u.test(text[index.toUtf16(end) - 1])) end--;
-  while (start > 0 && !isBoundary(index, start)) start--;
-  while (end < index.lengthCp && !isBoundary(index, end)) end++;
-  return start < end ? { start, end } : null;
+  return start < end ? wholeClusters({ start, end }) : null;
 }
 
 function showPending(range) {
@@ -187,7 +194,8 @@ function takeSelection(alt) {
   if (!range16) return false;
   const start = index.toCodePoint(range16[0]);
   const end = index.toCodePoint(range16[1], true);
-  const snapped = alt ? precise(start, end) : snap(start, end);
+  // Tokens keep clusters whole too (tokens stored before that are widened here).
+  const snapped = alt ? precise(start, end) : wholeClusters(snap(start, end));
   if (!snapped) {
     clearPending();
     return false;

@@ -40,6 +40,7 @@ export class OffsetIndex {
     this.pairsCp = Int32Array.from(pairs16, (u, k) => u - k);
     this.length16 = text.length;
     this.lengthCp = text.length - pairs16.length;
+    this.segments = null; // the text's grapheme clusters (Intl.Segmenter), made on first use
   }
 
   // UTF-16 offset of code-point offset `cp` (0 <= cp <= lengthCp).
@@ -80,18 +81,26 @@ export function codePointLength(s) {
   return n;
 }
 
-const JOINERS = new Set([0x200d, 0x034f]);
-const MARK = /^\p{M}$/u;
+// Grapheme clusters as the browser segments them (UAX #29): a flag, an emoji with its skin tone
+// or ZWJ partners, a letter with its combining marks is one character to a reader, and no span
+// may start or end inside one. The server decides, with the `regex` module's \X, and refuses
+// (422, with its reason) a span it finds splitting one; on flags, emoji sequences, Hangul and
+// combining marks the two agree.
+const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
 
-// Whether a span may start or end at code-point offset `cp` (the server's is_boundary): not
-// between a character and its combining mark, next to a joiner, or before a skin-tone modifier.
-export function isBoundary(index, cp) {
-  if (cp <= 0 || cp >= index.lengthCp) return cp >= 0 && cp <= index.lengthCp;
+// The code-point [start, end) of the grapheme cluster that offset `cp` falls inside, or null
+// when `cp` lies between two clusters (or at either end of the text).
+export function clusterSplit(index, cp) {
+  if (cp <= 0 || cp >= index.lengthCp) return null;
+  // Segmented once per text; containing() then finds the one cluster around a position.
+  index.segments ??= graphemes.segment(index.text);
   const u = index.toUtf16(cp);
-  const after = index.text.codePointAt(u);
-  const before = index.text.codePointAt(u - 1 >= 0 && isLow(index.text.charCodeAt(u - 1)) ? u - 2 : u - 1);
-  if (MARK.test(String.fromCodePoint(after))) return false;
-  if (JOINERS.has(after) || JOINERS.has(before)) return false;
-  if (after >= 0x1f3fb && after <= 0x1f3ff) return false;
-  return true;
+  const { index: at, segment } = index.segments.containing(u);
+  if (at === u) return null;
+  return { start: index.toCodePoint(at), end: index.toCodePoint(at + segment.length) };
+}
+
+// Whether a span may start or end at code-point offset `cp`: it splits no grapheme cluster.
+export function isBoundary(index, cp) {
+  return cp >= 0 && cp <= index.lengthCp && clusterSplit(index, cp) === null;
 }
