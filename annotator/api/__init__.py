@@ -55,8 +55,12 @@ def register(app):
     from annotator.api import export
     from annotator.api import projects
     from annotator.api import users
+    from annotator.api.openapi import install
+    from annotator.security import PUBLIC_ENDPOINTS
 
     app.register_blueprint(health)
+    # Before the blueprints: the plugin completes each operation as it is registered.
+    install(app, api, PUBLIC_ENDPOINTS)
     for blueprint in (auth.blp, users.blp, projects.blp, documents.blp, assignments.blp,
                       annotations.blp, export.blp):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
