@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-dev migrate demo lint clean chromium
+.PHONY: run test test-coverage install install-dev migrate demo lint clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ chromium:
 
 test: install-dev chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# CI's run: the same suite under coverage, then the summary (files below 100%, lowest first).
+test-coverage: install-dev chromium
+	$(BIN)/python -m coverage run -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m coverage report
 
 lint: install-dev
 	$(BIN)/ruff check .

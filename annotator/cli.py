@@ -16,13 +16,16 @@ from flask.cli import AppGroup
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from annotator.choices import EXPORT_FORMATS
+from annotator.choices import IMPORT_FORMATS
+from annotator.choices import ROLES
 from annotator.errors import AnnotatorError
 from annotator.extensions import db
 from annotator.models import Project
 from annotator.models import User
 from annotator.services import assignments
-from annotator.services import documents
 from annotator.services import exporting
+from annotator.services import importing
 from annotator.services import projects
 from annotator.services import users
 
@@ -54,7 +57,7 @@ def read_new_password() -> str:
 
 @users_cli.command("create")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["admin", "reviewer", "annotator"]), default="annotator",
+@click.option("--role", type=click.Choice(ROLES), default="annotator",
               show_default=True)
 def create_user_command(username, role):
     """Create a user; the password is asked twice (or read as two lines from a pipe)."""
@@ -131,7 +134,7 @@ def demo_command():
     with open(path, encoding="utf-8") as handle:
         records = [(n, strip_annotations(json.loads(line)))
                    for n, line in enumerate(handle, 1) if line.strip()]
-    report = documents.import_records(project, records)
+    report = importing.import_records(project, records)
     annotators = [name for name, role in DEMO_USERS if role == "annotator"]
     assigned = assignments.assign_documents(project, annotators, per_document=len(annotators))
     click.echo(f"Demo project {project.name!r}: {report.created} articles added, "
@@ -204,7 +207,7 @@ def assign_command(project, annotators, per_document, document_ids, dry_run):
 @click.argument("project")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
               help="The file to write; '-' for standard output.")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "conll", "spacy"]), default="jsonl",
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="jsonl",
               show_default=True)
 @click.option("--status", multiple=True, help="Assignment status to export (repeat or comma-separate; "
               "default: submitted).")
@@ -244,7 +247,7 @@ def export_command(project, output, fmt, status, annotator, document, updated_si
 @click.command("import")
 @click.argument("project")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "json", "txt", "html", "csv", "zip"]),
+@click.option("--format", "fmt", type=click.Choice(IMPORT_FORMATS),
               help="Read every file in this format; default: from each file's extension.")
 @click.option("--clean", is_flag=True, help="Drop boilerplate lines of scraped pages (Advertisement...).")
 @click.option("--as", "as_user", metavar="USER", help="A project member whose annotation set the spans become.")
@@ -257,13 +260,13 @@ def import_command(project, paths, fmt, clean, as_user, skip_invalid, suggestion
 
     Atomic unless --skip-invalid: one invalid record and nothing is stored, every error listed.
     """
-    from annotator.services import readers
+    from annotator.services.importing import readers
 
     progress = readers.Progress()
-    limits = readers.Limits(max_chars=documents.config_max_chars())
+    limits = readers.Limits(max_chars=importing.config_max_chars())
     try:
         target = projects.get_project(project)
-        user = documents.find_import_user(target, as_user)
+        user = importing.find_import_user(target, as_user)
         records = readers.iter_paths(list(paths), fmt, limits=limits, text_column=text_column,
                                      progress=progress)
         with click.progressbar(length=1, label="Importing", file=sys.stderr) as bar:
@@ -273,7 +276,7 @@ def import_command(project, paths, fmt, clean, as_user, skip_invalid, suggestion
                     bar.update(progress.done - bar.pos)
                 bar.label = f"Importing: {report.created:,} new"
 
-            report = documents.import_records(target, records, as_user=user, suggestions=suggestions,
+            report = importing.import_records(target, records, as_user=user, suggestions=suggestions,
                                               skip_invalid=skip_invalid, max_chars=limits.max_chars,
                                               clean=clean, progress=advance)
     except AnnotatorError as error:
@@ -302,7 +305,7 @@ def retokenize_command(project, dry_run):
     """
     try:
         target = projects.get_project(project) if project is not None else None
-        report = documents.retokenize_documents(target, dry_run=dry_run)
+        report = importing.retokenize_documents(target, dry_run=dry_run)
     except AnnotatorError as error:
         fail(error)
     where = f"in {target.name!r}" if target is not None else "in every project"

@@ -131,7 +131,7 @@ def engine_options(url: str, config: dict) -> dict:
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
     options = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10, "pool_recycle": 1800}
     if url.startswith("postgresql"):
-        # Statements give up before gunicorn's timeout would kill the worker (SECURITY.md 5.4),
+        # Statements give up before gunicorn's timeout would kill the worker (docs/security.md 5.4),
         # and a dead server is noticed within seconds, not minutes.
         timeout = int(config.get("DB_STATEMENT_TIMEOUT_MS", DEFAULTS["DB_STATEMENT_TIMEOUT_MS"]))
         options["connect_args"] = {

@@ -60,6 +60,12 @@ class PreconditionFailed(AnnotatorError):
     code = 412
 
 
+class PreconditionRequired(AnnotatorError):
+    """The write needs an ``If-Match`` header (RFC 6585: 428)."""
+
+    code = 428
+
+
 class Invalid(AnnotatorError):
     """The request is well-formed but breaks a rule (offsets, schema, state)."""
 
@@ -220,7 +226,7 @@ def handle_operational_error(error: OperationalError):
 
 
 def handle_recursion_error(error: RecursionError):
-    # json.loads on a body nested thousands deep (SECURITY.md 6 E28): the client's fault.
+    # json.loads on a body nested thousands deep (docs/security.md 6 E28): the client's fault.
     db.session.rollback()
     message = "The JSON is nested too deeply."
     return error_response(400, message, {"json": [message]})
@@ -240,3 +246,13 @@ def register_error_handlers(app):
     app.register_error_handler(OperationalError, handle_operational_error)
     app.register_error_handler(RecursionError, handle_recursion_error)
     app.register_error_handler(Exception, handle_unexpected_error)
+
+
+def form_errors(error: AnnotatorError) -> dict:
+    """Return a domain error as a page's form shows it: ``{"message": ..., "fields": {name: [..]}}``."""
+    return {"message": error.message, "fields": error.errors or {}}
+
+
+def error_sentence(error: AnnotatorError) -> str:
+    """Return a domain error as one line for a flash message: the message, then each field's messages."""
+    return " ".join([error.message, *(m for ms in (error.errors or {}).values() for m in ms)])

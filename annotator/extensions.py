@@ -56,7 +56,7 @@ def _configure_sqlite(dbapi_connection, connection_record):
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
-    # FULL: an acknowledged write survives a power loss too, not only a crash (SECURITY.md 5.1).
+    # FULL: an acknowledged write survives a power loss too, not only a crash (docs/security.md 5.1).
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
 
@@ -67,7 +67,7 @@ def _begin_sqlite(conn):
 
     A deferred transaction that reads and then writes cannot be upgraded once another writer
     has committed, and fails with "database is locked" despite the busy timeout; BEGIN
-    IMMEDIATE waits for the lock up front instead (SECURITY.md 5.1).
+    IMMEDIATE waits for the lock up front instead (docs/security.md 5.1).
     """
     if conn.dialect.name != "sqlite":
         return

@@ -24,6 +24,10 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
+from annotator.choices import ASSIGNMENT_MODES
+from annotator.choices import ASSIGNMENT_STATUSES
+from annotator.choices import ROLES
+from annotator.choices import SET_KINDS
 from annotator.extensions import db
 
 # JSON columns are JSONB on PostgreSQL (indexable, compact) and JSON text on SQLite.
@@ -69,10 +73,6 @@ TZ = UTCDateTime()
 # stale DELETE /assignments/17 cannot remove a newer row that took the number.
 NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
 
-ROLES = ("admin", "reviewer", "annotator")
-ASSIGNMENT_STATUSES = ("assigned", "in_progress", "submitted", "skipped")
-SET_KINDS = ("manual", "suggestion", "gold")
-ASSIGNMENT_MODES = ("static", "dynamic")
 
 
 def now_utc() -> datetime:
@@ -93,9 +93,6 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(256))
     role: Mapped[str] = mapped_column(String(16), default="annotator")
     active: Mapped[bool] = mapped_column(default=True)
-    # Bumped when the password changes or the user is deactivated; sessions and tokens issued
-    # under an older epoch stop working at their next request.
-    session_epoch: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(TZ, default=now_utc)
 
     @property
@@ -111,7 +108,7 @@ class LoginSession(db.Model):
     """A browser login. The cookie holds a random key whose hash is stored here.
 
     Deleting the row (logout, deactivation, password change) ends the session on every worker
-    and host at once, which a signed cookie alone cannot do (SECURITY.md 6 A2, A7).
+    and host at once, which a signed cookie alone cannot do (docs/security.md 6 A2, A7).
     """
 
     __tablename__ = "login_session"

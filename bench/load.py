@@ -115,7 +115,7 @@ class Database:
         from annotator.models import Assignment
         from annotator.models import ProjectMember
         from annotator.models import User
-        from annotator.services import documents
+        from annotator.services import importing
         from annotator.services import projects
         from annotator.services import users as user_service
 
@@ -134,7 +134,7 @@ class Database:
                 {"project_id": project.id, "user_id": u.id} for u in people])
             db.session.commit()
             texts = [{"text": synthetic_text(rng)} for _ in range(users * docs_per_user)]
-            ids = documents.import_records(project, list(enumerate(texts, 1))).document_ids
+            ids = importing.import_records(project, list(enumerate(texts, 1))).document_ids
             rows, owned = [], defaultdict(list)
             for n, document_id in enumerate(ids):
                 user = people[n % users]

@@ -16,7 +16,7 @@ from annotator.extensions import db
 from annotator.models import Project
 from annotator.models import ProjectMember
 from annotator.models import User
-from annotator.services import documents
+from annotator.services import importing
 from annotator.services import users
 from annotator.services.schema import default_schema
 
@@ -72,7 +72,7 @@ def make_project(name=None, members=(), schema=None, **overrides) -> Project:
 def make_documents(project, texts, **options) -> list[int]:
     """Import plain texts (or records) into ``project`` and return the new document ids."""
     records = [(n, t if isinstance(t, dict) else {"text": t}) for n, t in enumerate(texts, 1)]
-    return documents.import_records(project, records, **options).document_ids
+    return importing.import_records(project, records, **options).document_ids
 
 
 def corpus_records() -> list[dict]:

@@ -2,7 +2,7 @@
 
 Routes added later are covered automatically. Path arguments are filled with objects the
 annotator must not see (another project, its document, its assignment), so every cell also
-checks the 404 rule (SECURITY.md 6 B8-B11):
+checks the 404 rule (docs/security.md 6 B8-B11):
 
 - anonymous: API 401, pages a redirect to /login;
 - a role the view's ``require_role`` leaves out: 403;

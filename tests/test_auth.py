@@ -1,4 +1,4 @@
-"""Login, sessions, tokens, rate limits and CSRF (SECURITY.md 6 A and D)."""
+"""Login, sessions, tokens, rate limits and CSRF (docs/security.md 6 A and D)."""
 
 import re
 

@@ -1,4 +1,4 @@
-"""The casualty-claim count parser against SCHEME.md's table and every claim of the sample corpus."""
+"""The casualty-claim count parser against docs/scheme.md's table and every claim of the sample corpus."""
 
 import pytest
 

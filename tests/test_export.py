@@ -27,8 +27,8 @@ from annotator.models import Document
 from annotator.models import Relation
 from annotator.models import Span
 from annotator.models import User
-from annotator.services import documents
 from annotator.services import exporting
+from annotator.services import importing
 from tests.factories import corpus_records
 from tests.factories import make_documents
 from tests.factories import make_project
@@ -169,7 +169,7 @@ def test_line_separators_in_text_never_split_a_record(app, client):
 
 
 def test_golden_record_pins_the_contract(app, client):
-    """Is the JSONL record, byte for byte, the one DESIGN.md section 7 describes?"""
+    """Is the JSONL record, byte for byte, the one docs/design.md section 7 describes?"""
     admin = make_user("root", role="admin")
     amira = make_user("amira")
     project = make_project("pilot", members=[amira])
@@ -493,7 +493,7 @@ def test_jsonl_export_reimported_into_a_new_project_exports_the_same(app, client
     amira = make_user("amira2")
     copy = make_project("Pilot copy", members=[amira])
     with app.app_context():
-        documents.import_records(copy, list(enumerate(first, 1)), as_user=amira)
+        importing.import_records(copy, list(enumerate(first, 1)), as_user=amira)
     submit_all(app)
     second = jsonl(export(client, copy.id, headers))
     assert len(second) == len(first)

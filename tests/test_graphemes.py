@@ -20,8 +20,8 @@ from annotator.extensions import db
 from annotator.models import AnnotationSet
 from annotator.models import Document
 from annotator.models import Span
-from annotator.services import documents
-from annotator.services import readers
+from annotator.services import importing
+from annotator.services.importing import readers
 from annotator.services.text import Graphemes
 from annotator.services.text import _tokenizer
 from annotator.services.text import tokenize
@@ -143,7 +143,7 @@ def test_bulk_put_reports_each_split_by_item_and_stores_nothing(app, client):
 
 def import_jsonl(project, *records, **options):
     data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
-    return documents.import_records(project, readers.iter_upload(io.BytesIO(data), "spans.jsonl", None),
+    return importing.import_records(project, readers.iter_upload(io.BytesIO(data), "spans.jsonl", None),
                                     **options)
 
 

@@ -1,4 +1,4 @@
-"""Security headers on every kind of response (SECURITY.md 6 D23)."""
+"""Security headers on every kind of response (docs/security.md 6 D23)."""
 
 import pytest
 

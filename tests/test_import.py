@@ -20,9 +20,11 @@ from annotator.models import Document
 from annotator.models import Event
 from annotator.models import Span
 from annotator.models import User
-from annotator.services import documents
-from annotator.services import readers
+from annotator.services import importing
+from annotator.services.importing import cleaning
+from annotator.services.importing import readers
 from annotator.services.text import tokenize
+from annotator.services.text import tokenize_many
 from tests.factories import CORPUS
 from tests.factories import corpus_records
 from tests.factories import make_project
@@ -54,7 +56,7 @@ def count(model) -> int:
 def run_import(project, data: bytes, filename: str, fmt=None, **options):
     """Import an in-memory file the way an upload is imported."""
     records = readers.iter_upload(io.BytesIO(data), filename, fmt, text_column=options.pop("text_column", None))
-    return documents.import_records(project, records, **options)
+    return importing.import_records(project, records, **options)
 
 
 def jsonl(*records) -> bytes:
@@ -80,7 +82,7 @@ def assert_matches_corpus(records, by_external_id=True, annotator="amira"):
     for record in records:
         document = db.session.scalar(select(Document).where(Document.external_id == record["id"]))
         assert document.text.encode("utf-8") == record["text"].encode("utf-8")
-        assert document.text_sha256 == documents.text_sha256(record["text"])
+        assert document.text_sha256 == importing.text_sha256(record["text"])
         assert document.meta == record["meta"]
         assert document.tokens == tokenize(document.text, document.lang)
         annotation_set = db.session.scalar(select(AnnotationSet).where(AnnotationSet.document_id == document.id))
@@ -124,7 +126,7 @@ def test_cli_reimport_reports_duplicates_and_stores_nothing_new(app, runner, pro
 
 def test_corpus_spans_can_become_suggestions(app, project):
     with app.app_context():
-        report = documents.import_records(project, enumerate(corpus_records(), 1), suggestions=True)
+        report = importing.import_records(project, enumerate(corpus_records(), 1), suggestions=True)
         assert report.created == 8
         kinds = set(db.session.scalars(select(AnnotationSet.kind)))
         assert kinds == {"suggestion"} and count(Assignment) == 0
@@ -133,7 +135,7 @@ def test_corpus_spans_can_become_suggestions(app, project):
 def test_spans_without_an_owner_are_refused(app, project):
     with app.app_context():
         with pytest.raises(Invalid) as caught:
-            documents.import_records(project, enumerate(corpus_records(), 1))
+            importing.import_records(project, enumerate(corpus_records(), 1))
         assert set(caught.value.errors) == {str(n) for n in range(1, 9)}
         assert "as_user" in caught.value.errors["1"][0]
         assert count(Document) == 0
@@ -321,7 +323,7 @@ def test_zip_with_too_many_members_is_refused(app, project):
         records = readers.iter_upload(io.BytesIO(buffer.getvalue()), "x.zip",
                                       limits=readers.Limits(zip_members=4))
         with pytest.raises(Invalid, match="limit is 4"):
-            documents.import_records(project, records)
+            importing.import_records(project, records)
         assert count(Document) == 0
 
 
@@ -381,7 +383,7 @@ def test_unknown_fields_are_refused_rather_than_ignored(app, project):
 def test_text_over_the_document_limit_is_refused(app, project):
     with app.app_context():
         with pytest.raises(Invalid) as caught:
-            documents.import_records(project, [(1, {"text": "x" * 101})], max_chars=100)
+            importing.import_records(project, [(1, {"text": "x" * 101})], max_chars=100)
         assert caught.value.errors == {"1": ["The text has 101 characters; the limit is 100."]}
 
 
@@ -414,9 +416,9 @@ def test_an_error_after_several_batches_rolls_everything_back(app, project):
     records = [(n, {"text": f"Article number {n}."}) for n in range(1, 30)] + [(30, {"text": ""})]
     with app.app_context():
         with pytest.raises(Invalid):
-            documents.import_records(project, records, batch_size=7)
+            importing.import_records(project, records, batch_size=7)
         assert count(Document) == 0 and count(Event) == 0
-        report = documents.import_records(project, records[:-1], batch_size=7)
+        report = importing.import_records(project, records[:-1], batch_size=7)
         assert report.created == 29 and report.document_ids == sorted(report.document_ids)
         texts = db.session.scalars(select(Document.text).order_by(Document.id)).all()
         assert texts == [f"Article number {n}." for n in range(1, 30)]
@@ -433,7 +435,7 @@ def test_duplicates_within_one_file_are_reported(app, project):
 
 def test_import_is_recorded_in_the_audit_log(app, project):
     with app.app_context():
-        documents.import_records(project, [(1, {"text": "One."})])
+        importing.import_records(project, [(1, {"text": "One."})])
         event = db.session.scalar(select(Event))
         assert event.action == "document.import" and event.after["created"] == 1
 
@@ -456,7 +458,7 @@ SCRAPED = ("Skip to main content\n"
 
 
 def test_clean_drops_boilerplate_lines_and_keeps_paragraphs_intact():
-    cleaned, removed = readers.clean(SCRAPED)
+    cleaned, removed = cleaning.clean(SCRAPED)
     assert cleaned == ("Rockets hit Aleppo\n\nRocket fire killed   almost 100 people — Share this — said SANA.\n"
                        "Medics treated 80 wounded.\n")
     assert len(SCRAPED) - len(removed) == len(cleaned)
@@ -469,26 +471,26 @@ def test_clean_remaps_spans_and_refuses_spans_on_removed_lines(app, project):
     ad = SCRAPED.index("Advertisement")
     bad = {"text": SCRAPED + "x", "spans": [{"start": ad, "end": ad + 13, "label": "ACTOR"}]}
     with app.app_context():
-        documents.import_records(project, [(1, ok)], clean=True, suggestions=True)
+        importing.import_records(project, [(1, ok)], clean=True, suggestions=True)
         document = db.session.scalar(select(Document))
         span = db.session.scalar(select(Span))
         assert document.text[span.start:span.end] == "almost 100 people"
         with pytest.raises(Invalid) as caught:
-            documents.import_records(project, [(1, bad)], clean=True, suggestions=True)
+            importing.import_records(project, [(1, bad)], clean=True, suggestions=True)
         assert caught.value.errors["1"] == ["span 0: the span covers a line that cleaning removes."]
 
 
 def test_without_clean_the_text_is_stored_as_given(app, project):
     with app.app_context():
-        documents.import_records(project, [(1, {"text": SCRAPED})])
+        importing.import_records(project, [(1, {"text": SCRAPED})])
         assert db.session.scalar(select(Document.text)) == SCRAPED
 
 
 # --- the export record -----------------------------------------------------------------------
 
 def export_records(text="Rebels said 12 civilians died in Homs.", annotators=("amira", "bruno")):
-    """Return export records (DESIGN.md section 7) of one document annotated by two people."""
-    sha = documents.text_sha256(text)
+    """Return export records (docs/design.md section 7) of one document annotated by two people."""
+    sha = importing.text_sha256(text)
     records = []
     for n, annotator in enumerate(annotators):
         claim, actor = f"span-claim-{n}", f"span-actor-{n}"
@@ -512,7 +514,7 @@ def test_export_records_reimport_with_the_same_ids_per_annotator(app):
     project = make_project(members=[amira, bruno])
     records = export_records()
     with app.app_context():
-        report = documents.import_records(project, enumerate(records, 1))
+        report = importing.import_records(project, enumerate(records, 1))
         assert report.created == 1 and report.annotation_sets == 2 and report.duplicate_count == 0
         sets = db.session.scalars(select(AnnotationSet).order_by(AnnotationSet.user_id)).all()
         assert [s.user_id for s in sets] == [amira.id, bruno.id]
@@ -524,7 +526,7 @@ def test_export_records_reimport_with_the_same_ids_per_annotator(app):
             assert claim.attrs == {"outcome": "killed", "count_low": 12, "count_high": 12}
         statuses = db.session.scalars(select(Assignment.status)).all()
         assert statuses == ["submitted", "submitted"]
-        again = documents.import_records(project, enumerate(records, 1))
+        again = importing.import_records(project, enumerate(records, 1))
         assert again.created == 0 and again.duplicate_count == 2
 
 
@@ -534,7 +536,7 @@ def test_export_record_with_a_changed_text_is_refused(app):
     records[1]["text"] = records[1]["text"].replace("Homs", "Hama")
     with app.app_context():
         with pytest.raises(Invalid) as caught:
-            documents.import_records(project, enumerate(records, 1))
+            importing.import_records(project, enumerate(records, 1))
         assert "text_sha256 does not match" in caught.value.errors["2"][0]
 
 
@@ -542,7 +544,7 @@ def test_export_record_of_a_non_member_is_refused(app):
     project = make_project(members=[make_user("amira")])
     with app.app_context():
         with pytest.raises(Invalid) as caught:
-            documents.import_records(project, enumerate(export_records(), 1))
+            importing.import_records(project, enumerate(export_records(), 1))
         assert "'bruno' is not a member" in caught.value.errors["2"][0]
 
 
@@ -552,13 +554,13 @@ def test_export_record_with_utf16_offsets_is_refused(app):
     record["offsets"] = {"unit": "utf16", "end": "exclusive"}
     with app.app_context():
         with pytest.raises(Invalid) as caught:
-            documents.import_records(project, [(1, record)])
+            importing.import_records(project, [(1, record)])
         assert "offsets must be" in caught.value.errors["1"][0]
 
 
 def test_tokenize_many_matches_tokenize():
     texts = [record["text"] for record in corpus_records()] + ["", "   ", "a\n\nb", "قال المتحدث"]
-    assert documents.tokenize_many(texts, "en") == [tokenize(t, "en") for t in texts]
+    assert tokenize_many(texts, "en") == [tokenize(t, "en") for t in texts]
 
 
 # --- worker processes (past pool_threshold records) -------------------------------------------
@@ -601,9 +603,9 @@ def test_import_in_worker_processes_stores_what_one_process_stores(app):
     records = many_records(60)
     with app.app_context():
         user = db.session.get(User, amira.id)
-        one = documents.import_records(alone, enumerate(records, 1), as_user=user, batch_size=8,
+        one = importing.import_records(alone, enumerate(records, 1), as_user=user, batch_size=8,
                                        pool_threshold=10**9)
-        workers = documents.import_records(pooled, enumerate(records, 1), as_user=user, batch_size=8,
+        workers = importing.import_records(pooled, enumerate(records, 1), as_user=user, batch_size=8,
                                            pool_threshold=8)
         assert (workers.created, workers.duplicate_count, workers.annotation_sets) == \
             (one.created, one.duplicate_count, one.annotation_sets) == (54, 6, 54)
@@ -620,14 +622,14 @@ def test_an_invalid_record_checked_in_a_worker_stores_nothing(app, project):
     records[33]["spans"] = [{**records[33]["spans"][0], "text": "not the text"}]
     records[36] = {"text": "Unlabelled.", "spans": [{"start": 0, "end": 4, "label": "NOPE"}]}
     with app.app_context():
-        user = documents.find_import_user(project, "amira")
+        user = importing.find_import_user(project, "amira")
         with pytest.raises(Invalid) as caught:
-            documents.import_records(project, enumerate(records, 1), as_user=user, batch_size=8, pool_threshold=8)
+            importing.import_records(project, enumerate(records, 1), as_user=user, batch_size=8, pool_threshold=8)
         assert set(caught.value.errors) == {"34", "37"}
         assert "Does not match the document text" in caught.value.errors["34"][0]
         assert "unknown label 'NOPE'" in caught.value.errors["37"][0]
         assert count(Document) == 0 and count(Span) == 0 and count(AnnotationSet) == 0 and count(Event) == 0
-        report = documents.import_records(project, enumerate(records, 1), as_user=user, batch_size=8,
+        report = importing.import_records(project, enumerate(records, 1), as_user=user, batch_size=8,
                                           pool_threshold=8, skip_invalid=True)
         assert report.error_count == 2 and report.created == 34 and report.records == 40
         assert [e["line"] for e in report.as_dict()["errors"]] == [34, 37]
@@ -638,7 +640,7 @@ def test_api_import_past_the_threshold_uses_workers_and_stays_atomic(app, client
     project = make_project(members=[make_user("amira")])
     url = f"/api/v1/projects/{project.id}/documents"
     records = [{"id": f"n{n}", "text": f"Article number {n}: shelling near Taiz."}
-               for n in range(documents.POOL_THRESHOLD + 600)]
+               for n in range(importing.POOL_THRESHOLD + 600)]
     bad = dict(records[-5], spans=[{"start": 0, "end": 7, "label": "ACTOR", "text": "Article"}])
     response = client.post(url, headers=token_for(admin), json={"documents": records[:-5] + [bad] + records[-4:]})
     assert response.status_code == 422

@@ -1,4 +1,4 @@
-"""Cross-site writes with a valid session cookie and no CSRF token (SECURITY.md 6 D21, D22).
+"""Cross-site writes with a valid session cookie and no CSRF token (docs/security.md 6 D21, D22).
 
 The routes are taken from the URL map, so every new write endpoint is covered the day it lands.
 """

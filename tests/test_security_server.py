@@ -1,4 +1,4 @@
-"""Attacks against the real server: several gunicorn workers, real sockets (SECURITY.md 6 A3, E29)."""
+"""Attacks against the real server: several gunicorn workers, real sockets (docs/security.md 6 A3, E29)."""
 
 import json
 import socket

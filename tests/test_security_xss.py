@@ -1,4 +1,4 @@
-"""Stored XSS and template injection, checked in headless Chromium (SECURITY.md 6 C13-C17).
+"""Stored XSS and template injection, checked in headless Chromium (docs/security.md 6 C13-C17).
 
 A corpus of payloads goes into every string a user can set that a page shows: article text,
 metadata and external id, project name, guidelines, a label description, a span attribute. Every
@@ -14,7 +14,7 @@ from sqlalchemy import select
 from annotator.extensions import db
 from annotator.models import Assignment
 from annotator.models import Document
-from annotator.services import documents
+from annotator.services import importing
 from annotator.services.schema import default_schema
 from tests.conftest import browser_login
 from tests.factories import make_project
@@ -86,7 +86,7 @@ def seed():
                   "meta": {"title": EVIL, "source": "<script>alert(1)</script>", "url": "javascript:alert(1)"},
                   "spans": [{"start": 0, "end": 7, "label": "LOCATION",
                              "attrs": {"normalized": EVIL, "lang": "{{7*7}}"}}]}
-        report = documents.import_records(project, [(1, record)], as_user=amira)
+        report = importing.import_records(project, [(1, record)], as_user=amira)
         document_id = report.document_ids[0]
         assert db.session.scalar(select(Document.text).where(Document.id == document_id)) == TEXT
         assignment = db.session.scalar(select(Assignment).where(Assignment.document_id == document_id))

@@ -1,4 +1,4 @@
-"""API: one annotator's spans and relations on a document (DESIGN.md section 5).
+"""API: one annotator's spans and relations on a document (docs/design.md section 5).
 
 Every write answers the annotation set's new ``version`` (in the body and as ``ETag``). Writes
 may send ``If-Match: <version>``; a stale one gets 412. ``PUT .../annotations`` requires it

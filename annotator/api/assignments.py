@@ -1,16 +1,9 @@
-"""API: assignments, my queue and the next document (DESIGN.md section 5)."""
+"""API: assignments, my queue and the next document (docs/design.md section 5)."""
 
 from flask import Response
 from flask_login import current_user
 from flask_smorest import Blueprint
-from sqlalchemy import func
-from sqlalchemy import select
-from sqlalchemy.orm import contains_eager
 
-from annotator.extensions import db
-from annotator.models import Assignment
-from annotator.models import Document
-from annotator.models import User
 from annotator.schemas import AssignIn
 from annotator.schemas import AssignmentOut
 from annotator.schemas import AssignOut
@@ -19,16 +12,11 @@ from annotator.schemas import NextDocumentOut
 from annotator.schemas import ProjectAssignmentsQuery
 from annotator.schemas import ReassignIn
 from annotator.security import require_role
+from annotator.services import assignment_lists
 from annotator.services import assignments
 from annotator.services.access import visible_project
 
 blp = Blueprint("assignments_api", __name__, description="Assignments")
-
-
-def _paginate(query, pagination_parameters):
-    pagination_parameters.item_count = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    return db.session.scalars(query.offset(pagination_parameters.first_item)
-                              .limit(pagination_parameters.page_size)).all()
 
 
 @blp.route("/projects/<int:pid>/assignments", methods=["POST"])
@@ -55,19 +43,10 @@ def assign_documents(data, pid):
 def list_assignments(args, pid, pagination_parameters):
     """List the project's assignments, by document then annotator."""
     visible_project(current_user, pid)
-    # Documents (without their text) and users come in the same query, not one per row.
-    query = (select(Assignment).join(Document, Document.id == Assignment.document_id)
-             .join(User, User.id == Assignment.user_id)
-             .options(contains_eager(Assignment.document).load_only(Document.id, Document.project_id),
-                      contains_eager(Assignment.user))
-             .where(Document.project_id == pid).order_by(Assignment.document_id, User.username))
-    if "annotator" in args:
-        query = query.where(User.username == args["annotator"])
-    if "status" in args:
-        query = query.where(Assignment.status == args["status"])
-    if "document" in args:
-        query = query.where(Assignment.document_id == args["document"])
-    return _paginate(query, pagination_parameters)
+    items, pagination_parameters.item_count = assignment_lists.list_assignments(
+        pid, annotator=args.get("annotator"), status=args.get("status"), document=args.get("document"),
+        offset=pagination_parameters.first_item, limit=pagination_parameters.page_size)
+    return items
 
 
 @blp.route("/assignments/<int:aid>", methods=["DELETE"])
@@ -93,8 +72,10 @@ def reassign(data, aid):
 @blp.paginate()
 def my_assignments(args, pagination_parameters):
     """My queue: in progress first, then assigned, then finished."""
-    query = assignments.queue_query(current_user, args.get("project"), args.get("status"))
-    return _paginate(query, pagination_parameters)
+    items, pagination_parameters.item_count = assignment_lists.list_queue(
+        current_user, args.get("project"), args.get("status"),
+        offset=pagination_parameters.first_item, limit=pagination_parameters.page_size)
+    return items
 
 
 @blp.route("/projects/<int:pid>/next", methods=["GET"])

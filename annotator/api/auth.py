@@ -4,10 +4,10 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from annotator.errors import AnnotatorError
+from annotator.login_limits import rate_limited
 from annotator.schemas import MeOut
 from annotator.schemas import TokenIn
 from annotator.schemas import TokenOut
-from annotator.security import rate_limited
 from annotator.services import users
 
 blp = Blueprint("auth_api", __name__, description="Authentication")

@@ -17,7 +17,7 @@ from webargs.flaskparser import FlaskParser
 
 from annotator.errors import AnnotatorError
 from annotator.errors import UnsupportedMediaType
-from annotator.services import readers
+from annotator.services.importing import readers
 
 
 def load_json(data: bytes):

@@ -1,4 +1,4 @@
-"""API: documents (DESIGN.md section 5): import, list, read."""
+"""API: documents (docs/design.md section 5): import, list, read."""
 
 from flask import current_app
 from flask import request
@@ -16,9 +16,10 @@ from annotator.schemas import ImportJsonIn
 from annotator.schemas import ImportReportOut
 from annotator.security import require_role
 from annotator.services import documents
-from annotator.services import readers
+from annotator.services import importing
 from annotator.services.access import visible_document
 from annotator.services.access import visible_project
+from annotator.services.importing import readers
 
 blp = Blueprint("documents_api", __name__, description="Documents")
 
@@ -62,7 +63,7 @@ def import_documents(pid):
     ``errors`` keyed by line (record number in JSON lists).
     """
     project = visible_project(current_user, pid)
-    limits = readers.Limits(max_chars=documents.config_max_chars())
+    limits = readers.Limits(max_chars=importing.config_max_chars())
     if request.mimetype == "multipart/form-data":
         options = _load(ImportFormIn(), {key: value for key, value in request.form.items()})
         upload = request.files.get("file")
@@ -76,8 +77,8 @@ def import_documents(pid):
         records = enumerate(options.pop("documents"), 1)
     else:
         raise bodies.unsupported(request.mimetype, "application/json or multipart/form-data")
-    as_user = documents.find_import_user(project, options.pop("as_user"))
-    report = documents.import_records(project, records, as_user=as_user, actor=current_user,
+    as_user = importing.find_import_user(project, options.pop("as_user"))
+    report = importing.import_records(project, records, as_user=as_user, actor=current_user,
                                       max_chars=limits.max_chars, **options)
     current_app.logger.info("import into project %s: %s created", project.id, report.created)
     return report.as_dict()

@@ -1,4 +1,4 @@
-"""API: export a project's annotations as training data (DESIGN.md section 5 and 7).
+"""API: export a project's annotations as training data (docs/design.md section 5 and 7).
 
 ``GET /projects/{pid}/export`` streams the file: the filters are checked first (422 naming the
 field), then the body is written as the database is read, so the download starts at once and
@@ -39,7 +39,7 @@ def _options(query: dict) -> dict:
 def export_project(query, pid):
     """Download the project's annotations: jsonl (default), conll or spacy.
 
-    One JSONL record per document and annotator (DESIGN.md section 7); ``status`` (default
+    One JSONL record per document and annotator (docs/design.md section 7); ``status`` (default
     submitted), ``annotator`` and ``document`` take repeated or comma-separated values;
     ``updated_since`` is ISO 8601 (UTC when no zone is given); ``split=80,10,10`` with ``seed``
     assigns each document to train, dev or test. An empty selection is a valid empty file.

@@ -1,14 +1,9 @@
-"""API: projects, their members and their progress (DESIGN.md section 5)."""
+"""API: projects, their members and their progress (docs/design.md section 5)."""
 
 from flask import Response
 from flask_login import current_user
 from flask_smorest import Blueprint
-from sqlalchemy import func
-from sqlalchemy import select
 
-from annotator.extensions import db
-from annotator.models import Project
-from annotator.models import ProjectMember
 from annotator.schemas import MemberOut
 from annotator.schemas import MembersIn
 from annotator.schemas import ProgressOut
@@ -18,7 +13,6 @@ from annotator.schemas import ProjectPatch
 from annotator.security import require_role
 from annotator.services import progress
 from annotator.services import projects
-from annotator.services.access import sees_everything
 from annotator.services.access import visible_project
 
 blp = Blueprint("projects_api", __name__, description="Projects")
@@ -39,13 +33,9 @@ def create_project(data):
 @blp.paginate()
 def list_projects(pagination_parameters):
     """List the projects the caller may see (annotators: those they belong to), by name."""
-    query = select(Project)
-    if not sees_everything(current_user):
-        query = query.join(ProjectMember, ProjectMember.project_id == Project.id).where(
-            ProjectMember.user_id == current_user.id)
-    pagination_parameters.item_count = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    return db.session.scalars(query.order_by(Project.name).offset(pagination_parameters.first_item)
-                              .limit(pagination_parameters.page_size)).all()
+    items, pagination_parameters.item_count = projects.list_projects(
+        current_user, offset=pagination_parameters.first_item, limit=pagination_parameters.page_size)
+    return items
 
 
 @blp.route("/projects/<int:pid>", methods=["GET"])

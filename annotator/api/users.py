@@ -2,10 +2,7 @@
 
 from flask_login import current_user
 from flask_smorest import Blueprint
-from sqlalchemy import select
 
-from annotator.extensions import db
-from annotator.models import User
 from annotator.schemas import UserIn
 from annotator.schemas import UserOut
 from annotator.schemas import UserPatch
@@ -30,13 +27,9 @@ def create_user(data):
 @blp.paginate()
 def list_users(pagination_parameters):
     """List users, oldest first."""
-    query = select(User).order_by(User.id)
-    pagination_parameters.item_count = db.session.scalar(
-        select(db.func.count()).select_from(User)
-    )
-    return db.session.scalars(
-        query.offset(pagination_parameters.first_item).limit(pagination_parameters.page_size)
-    ).all()
+    items, pagination_parameters.item_count = users.list_users(
+        offset=pagination_parameters.first_item, limit=pagination_parameters.page_size)
+    return items
 
 
 @blp.route("/users/<username>", methods=["PATCH"])

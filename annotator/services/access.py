@@ -2,7 +2,7 @@
 
 Admins and reviewers see everything. Annotators see the projects they belong to and only the
 documents assigned to them; anything else is :class:`NotFound`, exactly like a missing row, so
-ids leak nothing (SECURITY.md 6 B8, B9).
+ids leak nothing (docs/security.md 6 B8, B9).
 """
 
 from sqlalchemy import select

@@ -1,8 +1,9 @@
-"""Spans and relations: the offsets contract, the schema, the overlap policy, versions.
+"""Spans and relations: the write path, versions, idempotency.
 
-Offsets are code points into the stored text, end-exclusive (DESIGN.md section 4). Every write
-path (the API, the import, the CLI) checks spans with :func:`span_errors` and
-:func:`overlap_error`, so no path can store a span the others would refuse.
+Offsets are code points into the stored text, end-exclusive (docs/design.md section 4). The label
+schema's rules (labels, attributes, relation types, the overlap policy, the boundary rule) are
+:mod:`annotator.services.label_schema`'s; every write path checks spans with them, so no path
+can store a span the others would refuse.
 
 The write services below own one annotator's annotation set on one document. Each runs in one
 transaction that also
@@ -25,12 +26,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 
-from annotator.errors import AnnotatorError
 from annotator.errors import Conflict
 from annotator.errors import Invalid
 from annotator.errors import NotFound
 from annotator.errors import PreconditionFailed
-from annotator.extensions import db
+from annotator.errors import PreconditionRequired
 from annotator.extensions import write_transaction
 from annotator.models import AnnotationSet
 from annotator.models import Assignment
@@ -39,146 +39,20 @@ from annotator.models import Project
 from annotator.models import ProjectMember
 from annotator.models import Relation
 from annotator.models import Span
-from annotator.models import User
 from annotator.models import now_utc
 from annotator.services import audit
-from annotator.services.access import own_assignment
-from annotator.services.access import sees_everything
-from annotator.services.access import visible_document
+from annotator.services.annotation_reads import get_annotations  # noqa: F401  (the API and pages call it here)
+from annotator.services.annotation_reads import relation_dict
+from annotator.services.annotation_reads import set_for
+from annotator.services.annotation_reads import span_dict
 from annotator.services.counts import prefill_counts
-from annotator.services.schema import attribute_errors
-from annotator.services.schema import labels_by_name
-from annotator.services.schema import relation_error
-from annotator.services.text import Graphemes
+from annotator.services.label_schema import LabelSchema
+from annotator.services.label_schema import PlannedSpan
+from annotator.services.label_schema import label_schema
 
 STATUSES = ("in_progress", "submitted", "skipped")
 # Statuses in which the set is closed to changes until the annotator reopens it.
 CLOSED = ("submitted", "skipped")
-MAX_SPANS = 20_000
-MAX_RELATIONS = 20_000
-
-
-class PreconditionRequired(AnnotatorError):
-    """The write needs an ``If-Match`` header (RFC 6585: 428)."""
-
-    code = 428
-
-
-def span_errors(text: str, start, end, client_text=None, graphemes: Graphemes | None = None) -> dict[str, list[str]]:
-    """Return field errors for a span ``[start, end)`` of ``text`` (empty when valid).
-
-    Neither end may fall inside an extended grapheme cluster (``\\X`` of the ``regex``
-    module): a flag, an emoji with its skin tone or ZWJ partners, a Hangul syllable of jamo, a
-    letter with its combining marks or an Indic conjunct is one character to a reader.
-
-    :param client_text: the text the client believes it selected; it must equal
-        ``text[start:end]`` when given.
-    :param graphemes: the text's :class:`Graphemes`, to share between the spans of one write.
-    """
-    errors: dict[str, list[str]] = {}
-    for name, value in (("start", start), ("end", end)):
-        if type(value) is not int:
-            errors[name] = ["Must be a whole number of code points."]
-    if errors:
-        return errors
-    if start < 0:
-        errors["start"] = ["Must be 0 or more."]
-    if end > len(text):
-        errors["end"] = [f"Must be at most the text length ({len(text)})."]
-    if start >= end:
-        errors.setdefault("end", []).append("Must be greater than start.")
-    if errors:
-        return errors
-    graphemes = graphemes or Graphemes(text)
-    for name, offset, verb in (("start", start, "Starts"), ("end", end, "Ends")):
-        if cluster := graphemes.cluster_split(offset):
-            errors[name] = [f"{verb} inside a character: {cluster[0]}-{cluster[1]} is one grapheme cluster "
-                            f"(a letter with its marks, a flag, an emoji sequence); {name} at {cluster[0]} "
-                            f"or {cluster[1]}."]
-    if client_text is not None and client_text != text[start:end]:
-        errors["text"] = [f"Does not match the document text at {start}-{end}: "
-                          f"{text[start:end][:80]!r}."]
-    return errors
-
-
-def overlap_error(policy: str, spans, start: int, end: int, label: str, ignore=None) -> str | None:
-    """Return why a span ``[start, end)`` breaks the overlap policy against ``spans``.
-
-    :param spans: the other spans of the set, objects with ``start``, ``end``, ``label``, ``uuid``.
-    :param ignore: the uuid of the span being edited, which is not compared with itself.
-    """
-    for other in spans:
-        if ignore is not None and other.uuid == ignore:
-            continue
-        if other.end <= start or end <= other.start:
-            continue
-        same_extent = other.start == start and other.end == end
-        if policy == "any":
-            if same_extent and other.label == label:
-                return f"The same {label} span already exists at {start}-{end}."
-            continue
-        if policy == "none":
-            return f"Overlaps the {other.label} span at {other.start}-{other.end}; this project allows no overlaps."
-        if same_extent:
-            return f"A {other.label} span already covers exactly {start}-{end}."
-        nested = (other.start <= start and end <= other.end) or (start <= other.start and other.end <= end)
-        if not nested:
-            return (f"Crosses the {other.label} span at {other.start}-{other.end}; "
-                    "spans may nest but not cross.")
-    return None
-
-
-# --- reading ---------------------------------------------------------------------------------
-
-def span_dict(span: Span, text: str) -> dict:
-    """Return the API form of a span (``id`` is the client's uuid)."""
-    return {"id": span.uuid, "start": span.start, "end": span.end, "label": span.label,
-            "attrs": dict(span.attrs or {}), "text": text[span.start:span.end]}
-
-
-def relation_dict(relation: Relation) -> dict:
-    """Return the API form of a relation; its ends are span ids."""
-    return {"id": relation.uuid, "head": relation.head.uuid, "tail": relation.tail.uuid,
-            "label": relation.label, "attrs": dict(relation.attrs or {})}
-
-
-def _set_for(document_id: int, user_id: int) -> AnnotationSet | None:
-    return db.session.scalar(select(AnnotationSet).where(
-        AnnotationSet.document_id == document_id, AnnotationSet.user_id == user_id,
-        AnnotationSet.kind == "manual"))
-
-
-def get_annotations(user, document_id: int, annotator: str | None = None) -> dict:
-    """Return one annotator's spans, relations, status and version on a document.
-
-    Annotators read their own work only; admins and reviewers may name any annotator (by
-    default their own set).
-
-    :raise NotFound: when the document is not visible to ``user``, or names an annotator the
-        user may not read or who has no work on it.
-    """
-    document = visible_document(user, document_id)
-    owner = user
-    if annotator is not None and annotator != user.username:
-        if not sees_everything(user):
-            raise NotFound("Document not found.")
-        owner = db.session.scalar(select(User).where(User.username == annotator))
-        if owner is None:
-            raise NotFound("No such annotator on this document.")
-    assignment = own_assignment(owner, document_id)
-    annotation_set = _set_for(document_id, owner.id)
-    if owner is not user and assignment is None and annotation_set is None:
-        raise NotFound("No such annotator on this document.")
-    spans = annotation_set.spans if annotation_set else []
-    relations = annotation_set.relations if annotation_set else []
-    return {
-        "document_id": document.id,
-        "annotator": owner.username,
-        "status": assignment.status if assignment else None,
-        "version": annotation_set.version if annotation_set else 0,
-        "spans": [span_dict(s, document.text) for s in spans],
-        "relations": [relation_dict(r) for r in relations],
-    }
 
 
 # --- the write context -----------------------------------------------------------------------
@@ -189,8 +63,7 @@ class _Work:
     def __init__(self, session, user, document, assignment, annotation_set):
         self.session, self.user = session, user
         self.document, self.assignment, self.set = document, assignment, annotation_set
-        self.schema = document.project.schema
-        self.changed = False
+        self.rules: LabelSchema = label_schema(document.project.schema)
 
     def span(self, span_id: str) -> Span:
         """Return the span with this client id in the set.
@@ -242,7 +115,6 @@ class _Work:
         self.assignment.updated_at = now
         audit.record(action, obj, actor=self.user, before=before, after=after,
                      project_id=self.document.project_id, document_id=self.document.id)
-        self.changed = True
 
 
 def _open_work(session, user, document_id: int) -> _Work:
@@ -278,32 +150,8 @@ def _open_work(session, user, document_id: int) -> _Work:
             with session.begin_nested():
                 session.add(annotation_set)
         except IntegrityError:  # made meanwhile by an import under this user: use that one
-            annotation_set = _set_for(document_id, user.id)
+            annotation_set = set_for(document_id, user.id)
     return _Work(session, user, document, assignment, annotation_set)
-
-
-def _attr_problems(schema, label, attrs) -> list[str]:
-    """Return what is wrong with ``attrs``, leaving required attributes for submission."""
-    required_missing = {f"{a['name']} is required." for a in labels_by_name(schema)[label]["attributes"]
-                        if a["required"]}
-    return [p for p in attribute_errors(schema, label, attrs) if p not in required_missing]
-
-
-def _validate_span(work: _Work, start, end, label, attrs, client_text=None, ignore=None,
-                   prefix="", graphemes: Graphemes | None = None) -> tuple[dict, dict]:
-    """Check one span against the text, the schema and the set; return ``(attrs, errors)``."""
-    errors = {f"{prefix}{k}": v
-              for k, v in span_errors(work.document.text, start, end, client_text, graphemes).items()}
-    spec = labels_by_name(work.schema).get(label) if isinstance(label, str) else None
-    if spec is None:
-        names = ", ".join(labels_by_name(work.schema))
-        errors[f"{prefix}label"] = [f"Unknown label {label!r}; use one of: {names}."]
-        return attrs, errors
-    if errors:
-        return attrs, errors
-    if problems := _attr_problems(work.schema, label, attrs):
-        errors[f"{prefix}attrs"] = problems
-    return attrs, errors
 
 
 def _raise_if(errors: dict, message="The span is not valid."):
@@ -337,9 +185,9 @@ def create_span(user, document_id: int, data: dict, if_match: int | None = None)
     with write_transaction() as session:
         work = _open_work(session, user, document_id)
         start, end, label = data["start"], data["end"], data["label"]
-        attrs, errors = _validate_span(work, start, end, label, data.get("attrs") or {}, data.get("text"))
-        _raise_if(errors)
-        attrs = prefill_counts(labels_by_name(work.schema)[label], attrs, work.document.text[start:end])
+        attrs = data.get("attrs") or {}
+        _raise_if(work.rules.span_problems(work.document.text, start, end, label, attrs, data.get("text")))
+        attrs = prefill_counts(work.rules.labels[label], attrs, work.document.text[start:end])
         span_id = data.get("id")
         if span_id is not None:
             existing = next((s for s in work.set.spans if s.uuid == span_id), None)
@@ -350,7 +198,7 @@ def create_span(user, document_id: int, data: dict, if_match: int | None = None)
                                {"id": [f"Span {span_id!r} exists with a different body."]})
         work.check_open()
         work.check_version(if_match)
-        reason = overlap_error(work.schema.get("overlap", "nest"), work.set.spans, start, end, label)
+        reason = work.rules.overlap_error(work.set.spans, start, end, label)
         if reason:
             raise Invalid(reason, {"start": [reason]})
         span = Span(uuid=_new_id(span_id), start=start, end=end, label=label, attrs=attrs)
@@ -385,32 +233,23 @@ def update_span(user, document_id: int, span_id: str, changes: dict, if_match: i
         if "attrs" in changes:
             attrs = changes["attrs"] or {}
         elif label != span.label:
-            spec = labels_by_name(work.schema).get(label) if isinstance(label, str) else None
+            spec = work.rules.labels.get(label) if isinstance(label, str) else None
             names = {a["name"] for a in spec["attributes"]} if spec else set()
             kept = {k: v for k, v in (span.attrs or {}).items() if k in names}
             attrs = prefill_counts(spec, kept, text[start:end]) if spec and 0 <= start < end <= len(text) else kept
         else:
             attrs = dict(span.attrs or {})
         client_text = changes.get("text")
-        attrs, errors = _validate_span(work, start, end, label, attrs, client_text)
-        _raise_if(errors)
+        _raise_if(work.rules.span_problems(text, start, end, label, attrs, client_text))
         if (start, end, label, attrs) == (span.start, span.end, span.label, span.attrs or {}):
             return _result(work, span=before)
         work.check_open()
         work.check_version(if_match)
-        reason = overlap_error(work.schema.get("overlap", "nest"), work.set.spans, start, end, label,
-                               ignore=span.uuid)
+        reason = work.rules.overlap_error(work.set.spans, start, end, label, ignore=span.uuid)
         if reason:
             raise Invalid(reason, {"start": [reason]})
         if label != span.label:
-            problems = []
-            for relation in work.set.relations:
-                if relation.head_id == span.id or relation.tail_id == span.id:
-                    head = label if relation.head_id == span.id else relation.head.label
-                    tail = label if relation.tail_id == span.id else relation.tail.label
-                    if why := relation_error(work.schema, relation.label, head, tail):
-                        problems.append(f"Relation {relation.uuid}: {why}")
-            if problems:
+            if problems := work.rules.relabel_problems(span, label, work.set.relations):
                 raise Invalid("The new label breaks relations of this span; delete them first.",
                               {"label": problems})
         span.start, span.end, span.label, span.attrs = start, end, label, attrs
@@ -445,24 +284,6 @@ def delete_span(user, document_id: int, span_id: str, if_match: int | None = Non
 
 # --- relations -------------------------------------------------------------------------------
 
-def _relation_problems(work: _Work, head_id, tail_id, label, by_uuid, prefix="") -> tuple[dict, tuple]:
-    errors: dict[str, list[str]] = {}
-    ends = []
-    for name, ref in (("head", head_id), ("tail", tail_id)):
-        span = by_uuid.get(ref) if isinstance(ref, str) else None
-        if span is None:
-            errors[f"{prefix}{name}"] = [f"No span {ref!r} in your annotations."]
-        ends.append(span)
-    if errors:
-        return errors, ()
-    head, tail = ends
-    if head is tail:
-        errors[f"{prefix}tail"] = ["A relation links two different spans."]
-    elif why := relation_error(work.schema, label, head.label, tail.label):
-        errors[f"{prefix}label"] = [why]
-    return errors, (head, tail)
-
-
 def create_relation(user, document_id: int, data: dict, if_match: int | None = None) -> dict:
     """Link two of the user's spans; return the relation with the new version.
 
@@ -480,7 +301,7 @@ def create_relation(user, document_id: int, data: dict, if_match: int | None = N
         work = _open_work(session, user, document_id)
         by_uuid = {s.uuid: s for s in work.set.spans}
         label, attrs = data["label"], data.get("attrs") or {}
-        errors, ends = _relation_problems(work, data["head"], data["tail"], label, by_uuid)
+        errors, ends = work.rules.relation_problems(data["head"], data["tail"], label, by_uuid)
         _raise_if(errors, "The relation is not valid.")
         head, tail = ends
         relation_id = data.get("id")
@@ -543,33 +364,14 @@ def replace_annotations(user, document_id: int, data: dict, if_match: int | None
                                    {"If-Match": ["Missing; use the version from GET .../annotations."]})
     with write_transaction() as session:
         work = _open_work(session, user, document_id)
-        errors: dict[str, list[str]] = {}
-        planned: list[dict] = []
-        seen: dict[str, int] = {}
-        policy = work.schema.get("overlap", "nest")
-        graphemes = Graphemes(work.document.text)  # one for all the spans: it keeps what it found
-        for i, raw in enumerate(data.get("spans", [])):
-            prefix = f"spans.{i}."
-            attrs, span_problems = _validate_span(work, raw["start"], raw["end"], raw["label"],
-                                                  raw.get("attrs") or {}, raw.get("text"), prefix=prefix,
-                                                  graphemes=graphemes)
-            span_id = _new_id(raw.get("id"))
-            if span_id in seen:
-                span_problems[f"{prefix}id"] = [f"Repeats the id of span {seen[span_id]}."]
-            if not span_problems:
-                candidate = _Planned(span_id, raw["start"], raw["end"], raw["label"], attrs)
-                if reason := overlap_error(policy, [_Planned(**p) for p in planned], candidate.start,
-                                           candidate.end, candidate.label):
-                    span_problems[f"{prefix}start"] = [reason]
-                else:
-                    planned.append(vars(candidate))
-            seen.setdefault(span_id, i)
-            errors.update(span_problems)
-        by_plan = {p["uuid"]: _Planned(**p) for p in planned}
+        planned, errors = work.rules.plan_spans(work.document.text, data.get("spans", []))
+        for plan in planned:  # the rules name no ids; a span sent without one gets a new one
+            plan["uuid"] = _new_id(plan["uuid"])
+        by_plan = {p["uuid"]: PlannedSpan(**p) for p in planned}
         relation_plans = []
         for i, raw in enumerate(data.get("relations", [])):
             prefix = f"relations.{i}."
-            problems, ends = _relation_problems(work, raw["head"], raw["tail"], raw["label"], by_plan, prefix)
+            problems, ends = work.rules.relation_problems(raw["head"], raw["tail"], raw["label"], by_plan, prefix)
             errors.update(problems)
             if not problems:
                 relation_plans.append({"uuid": _new_id(raw.get("id")), "head": raw["head"],
@@ -620,11 +422,6 @@ def replace_annotations(user, document_id: int, data: dict, if_match: int | None
     return get_annotations(user, document_id)
 
 
-class _Planned:
-    def __init__(self, uuid, start, end, label, attrs):
-        self.uuid, self.start, self.end, self.label, self.attrs = uuid, start, end, label, attrs
-
-
 def _snapshot(work: _Work):
     return ({s.uuid: (s.start, s.end, s.label, s.attrs or {}) for s in work.set.spans},
             {r.uuid: (r.head.uuid, r.tail.uuid, r.label, r.attrs or {}) for r in work.set.relations})
@@ -656,14 +453,7 @@ def set_status(user, document_id: int, status: str, if_match: int | None = None)
                            {"status": [f"Cannot go from {current} to {status}."]})
         work.check_version(if_match)
         if status == "submitted":
-            missing = {}
-            for i, span in enumerate(work.set.spans):
-                spec = labels_by_name(work.schema).get(span.label, {"attributes": []})
-                absent = [a["name"] for a in spec["attributes"]
-                          if a["required"] and (span.attrs or {}).get(a["name"]) is None]
-                if absent:
-                    missing[f"spans.{i}.attrs"] = [f"{span.label} {span.uuid} needs: {', '.join(absent)}."]
-            _raise_if(missing, "Fill the required attributes before submitting.")
+            _raise_if(work.rules.submission_errors(work.set.spans), "Fill the required attributes before submitting.")
         now = now_utc()
         work.assignment.status = status
         work.assignment.finished_at = now if status in CLOSED else None

@@ -26,6 +26,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
+from annotator.choices import OPEN_STATUSES
 from annotator.errors import Forbidden
 from annotator.errors import Invalid
 from annotator.errors import NotFound
@@ -44,7 +45,6 @@ from annotator.services import audit
 STATUS_ORDER = case(
     {"in_progress": 0, "assigned": 1, "skipped": 2, "submitted": 3}, value=Assignment.status
 )
-OPEN_STATUSES = ("assigned", "in_progress")
 
 
 def queue_query(user, project_id: int | None = None, status: str | None = None):
@@ -71,6 +71,11 @@ def queue_query(user, project_id: int | None = None, status: str | None = None):
 def queue_for(user, project_id: int | None = None, status: str | None = None):
     """Return the user's assignments (with their documents), open work first."""
     return db.session.scalars(queue_query(user, project_id, status)).all()
+
+
+def open_loads(project_id: int) -> dict[int, int]:
+    """Return each user's number of open assignments in the project, by user id."""
+    return _open_loads(db.session, project_id, None)
 
 
 def _open_assignment(user, project_id: int):
@@ -196,12 +201,13 @@ def _check_annotators(session, project: Project, usernames) -> list[User]:
 
 
 def _open_loads(session, project_id: int, user_ids) -> dict[int, int]:
-    rows = session.execute(
-        select(Assignment.user_id, func.count())
-        .join(Document, Document.id == Assignment.document_id)
-        .where(Document.project_id == project_id, Assignment.user_id.in_(user_ids),
-               Assignment.status.in_(OPEN_STATUSES))
-        .group_by(Assignment.user_id)).all()
+    # Without user_ids, everyone's.
+    query = (select(Assignment.user_id, func.count())
+             .join(Document, Document.id == Assignment.document_id)
+             .where(Document.project_id == project_id, Assignment.status.in_(OPEN_STATUSES)))
+    if user_ids is not None:
+        query = query.where(Assignment.user_id.in_(user_ids))
+    rows = session.execute(query.group_by(Assignment.user_id)).all()
     return {user_id: n for user_id, n in rows}
 
 

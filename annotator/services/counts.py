@@ -2,7 +2,7 @@
 
 :func:`parse_count` turns the text of a CASUALTY_CLAIM span ("almost 100 people dead", "killing
 between 12 and 15 people", "no members of the security forces were hurt") into the count
-attributes of SCHEME.md section 3 by its normalisation table:
+attributes of docs/scheme.md section 3 by its normalisation table:
 
 =====================================  ===========  =====  =====  =====
 phrase                                 qualifier    value  low    high
@@ -152,7 +152,7 @@ def _outcome(text: str) -> str | None:
 
 
 def parse_count(text: str) -> dict:
-    """Return the count attributes SCHEME.md's table gives the claim ``text``.
+    """Return the count attributes docs/scheme.md's table gives the claim ``text``.
 
     The result has ``count_text``, ``count_value``, ``count_low``, ``count_high``,
     ``qualifier`` and ``polarity``, and ``outcome`` when an outcome word is present.

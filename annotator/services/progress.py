@@ -21,8 +21,9 @@ from sqlalchemy import case
 from sqlalchemy import func
 from sqlalchemy import select
 
+from annotator.choices import ASSIGNMENT_STATUSES
+from annotator.choices import FINISHED_STATUSES
 from annotator.extensions import db
-from annotator.models import ASSIGNMENT_STATUSES
 from annotator.models import AnnotationSet
 from annotator.models import Assignment
 from annotator.models import Document
@@ -33,7 +34,7 @@ from annotator.models import Span
 from annotator.models import User
 from annotator.models import now_utc
 
-FINISHED = ("submitted", "skipped")
+FINISHED = FINISHED_STATUSES
 DAYS = 14
 CSV_COLUMNS = ["annotator", "role", "active", "member", "total", *ASSIGNMENT_STATUSES, "spans",
                "median_minutes", "last_activity"]
@@ -177,6 +178,16 @@ def overview() -> list[dict]:
         rows.append({"project": project, "documents": n, "slots": n * k, "finished": finished,
                      "completion": round(finished / (n * k), 4) if n else 0.0})
     return rows
+
+
+def span_counts(user) -> dict[int, int]:
+    """Return the user's span count per document (manual sets only), by document id."""
+    rows = db.session.execute(
+        select(AnnotationSet.document_id, func.count(Span.id))
+        .join(Span, Span.set_id == AnnotationSet.id)
+        .where(AnnotationSet.user_id == user.id, AnnotationSet.kind == "manual")
+        .group_by(AnnotationSet.document_id))
+    return dict(rows.all())
 
 
 def progress_csv(progress: dict) -> str:

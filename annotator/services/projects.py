@@ -19,12 +19,13 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
+from annotator.choices import ASSIGNMENT_MODES
+from annotator.choices import OPEN_STATUSES
 from annotator.errors import Conflict
 from annotator.errors import Invalid
 from annotator.errors import NotFound
 from annotator.extensions import db
 from annotator.extensions import write_transaction
-from annotator.models import ASSIGNMENT_MODES
 from annotator.models import AnnotationSet
 from annotator.models import Assignment
 from annotator.models import Document
@@ -34,6 +35,7 @@ from annotator.models import Relation
 from annotator.models import Span
 from annotator.models import User
 from annotator.services import audit
+from annotator.services.access import sees_everything
 from annotator.services.schema import default_schema
 from annotator.services.schema import validate_schema
 from annotator.validation import as_id
@@ -63,6 +65,52 @@ def get_project(ref) -> Project:
     if project is None:
         raise NotFound(f"No project {ref!r}.")
     return project
+
+
+def _visible_query(user):
+    query = select(Project)
+    if not sees_everything(user):
+        query = query.join(ProjectMember, ProjectMember.project_id == Project.id).where(
+            ProjectMember.user_id == user.id)
+    return query
+
+
+def list_projects(user, *, offset: int, limit: int) -> tuple[list[Project], int]:
+    """Return a page of the projects ``user`` may see, by name, and how many there are (the API's list)."""
+    query = _visible_query(user)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    return db.session.scalars(query.order_by(Project.name).offset(offset).limit(limit)).all(), total
+
+
+def visible_projects(user) -> list[Project]:
+    """Return every project ``user`` may see (annotators: those they belong to), by name."""
+    return db.session.scalars(_visible_query(user).order_by(Project.name)).all()
+
+
+def all_projects() -> list[Project]:
+    """Return every project, by name (the admin pages' lists and pickers)."""
+    return db.session.scalars(select(Project).order_by(Project.name)).all()
+
+
+def member_counts() -> dict[int, int]:
+    """Return the number of members of each project that has any, by project id."""
+    return dict(db.session.execute(select(ProjectMember.project_id, func.count())
+                                   .group_by(ProjectMember.project_id)).all())
+
+
+def memberships() -> dict[int, list[str]]:
+    """Return the names of the projects each user belongs to, by user id (names sorted)."""
+    found: dict[int, list[str]] = {}
+    for user_id, name in db.session.execute(
+            select(ProjectMember.user_id, Project.name).join(Project, Project.id == ProjectMember.project_id)
+            .order_by(Project.name)):
+        found.setdefault(user_id, []).append(name)
+    return found
+
+
+def project_ids_of(user: User) -> set[int]:
+    """Return the ids of the projects ``user`` belongs to."""
+    return set(db.session.scalars(select(ProjectMember.project_id).where(ProjectMember.user_id == user.id)))
 
 
 def _name_errors(name) -> list[str]:
@@ -303,7 +351,7 @@ def _remove_member(session, project: Project, user: User, member: ProjectMember,
     open_work = session.scalars(
         select(Assignment).join(Document, Document.id == Assignment.document_id)
         .where(Document.project_id == project.id, Assignment.user_id == user.id,
-               Assignment.status.in_(("assigned", "in_progress")))).all()
+               Assignment.status.in_(OPEN_STATUSES))).all()
     for assignment in open_work:
         audit.record("assignment.delete", assignment, actor=actor, project_id=project.id,
                      document_id=assignment.document_id,

@@ -1,4 +1,11 @@
-"""Label schemas: the default conflict scheme and the validation of a project's schema.
+"""Label schemas: the default conflict scheme, and the validation of a project's schema.
+
+Its shape is checked by marshmallow (:class:`LabelSchemaIn` and its parts, at the end; the API's
+``ProjectIn`` nests it), the rules across entries by :func:`validate_schema`; errors are keyed by
+dotted path (``relations.0.head``), as docs/admin.md says.
+
+The rules a schema sets for spans and relations (attributes, relation types, overlap) are
+:mod:`annotator.services.label_schema`'s; this module holds what the editor checks.
 
 A schema is JSON::
 
@@ -16,17 +23,23 @@ are ``enum``, ``integer``, ``boolean`` and ``text``; a value may be null unless 
 
 import copy
 import re
+from collections import Counter
 
+from marshmallow import Schema
 from marshmallow import ValidationError
+from marshmallow import fields
+from marshmallow import validate
+from marshmallow import validates_schema
 
+from annotator.choices import ATTRIBUTE_TYPES
+from annotator.choices import HOTKEYS
+from annotator.choices import OVERLAP_POLICIES
 from annotator.errors import Invalid
 from annotator.errors import flat_errors
-
-ATTRIBUTE_TYPES = ("enum", "integer", "boolean", "text")
-OVERLAP_POLICIES = ("nest", "none", "any")
-NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
-COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
-HOTKEYS = tuple("123456789")
+from annotator.fields import ItemList
+from annotator.fields import Pattern
+from annotator.fields import StrictBoolean
+from annotator.fields import String
 
 
 def _enum(name, values, required=False):
@@ -140,7 +153,7 @@ DEFAULT_SCHEMA = {
 
 
 def default_schema() -> dict:
-    """Return a fresh copy of the default conflict schema (SCHEME.md)."""
+    """Return a fresh copy of the default conflict schema (docs/scheme.md)."""
     return validate_schema(copy.deepcopy(DEFAULT_SCHEMA))
 
 
@@ -153,9 +166,6 @@ def validate_schema(schema) -> dict:
 
     :raise Invalid: with field-level errors keyed like ``labels.2.hotkey``.
     """
-    # Imported here: annotator.schemas imports this module's constants.
-    from annotator.schemas import LabelSchemaIn
-
     try:
         schema = LabelSchemaIn().load(schema)
     except ValidationError as error:
@@ -196,50 +206,66 @@ def validate_schema(schema) -> dict:
     return schema
 
 
-def labels_by_name(schema: dict) -> dict[str, dict]:
-    """Return the schema's labels keyed by name."""
-    return {label["name"]: label for label in schema["labels"]}
+# --- The shape of a label schema (marshmallow): what validate_schema loads first --------------
+
+NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
+COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+NAME_RULE = Pattern(NAME_RE, error="Use 1-64 ASCII letters, digits, '_' or '-', starting with a letter.")
 
 
-def attribute_errors(schema: dict, label: str, attrs) -> list[str]:
-    """Return what is wrong with ``attrs`` for a span labelled ``label`` (empty when valid)."""
-    spec = labels_by_name(schema).get(label)
-    if spec is None:
-        return [f"Unknown label {label!r}."]
-    if not isinstance(attrs, dict):
-        return ["Attributes must be an object."]
-    problems = []
-    by_name = {a["name"]: a for a in spec["attributes"]}
-    for name in attrs:
-        if name not in by_name:
-            problems.append(f"{label} has no attribute {name!r}.")
-    for name, attribute in by_name.items():
-        value = attrs.get(name)
-        if value is None:
-            if attribute["required"]:
-                problems.append(f"{name} is required.")
-            continue
-        kind = attribute["type"]
-        if kind == "enum" and value not in attribute["values"]:
-            problems.append(f"{name} must be one of: {', '.join(attribute['values'])}.")
-        elif kind == "integer" and (type(value) is not int or abs(value) > 2**53):
-            problems.append(f"{name} must be a whole number.")
-        elif kind == "boolean" and type(value) is not bool:
-            problems.append(f"{name} must be true or false.")
-        elif kind == "text" and (not isinstance(value, str) or len(value) > 10_000):
-            problems.append(f"{name} must be text (at most 10,000 characters).")
-    return problems
+def _distinct(values):
+    repeated = sorted(value for value, n in Counter(values).items() if n > 1)
+    if repeated:
+        raise ValidationError(f"Listed more than once: {', '.join(repeated)}.")
 
 
-def relation_error(schema: dict, label: str, head_label: str, tail_label: str) -> str | None:
-    """Return why a relation ``label`` from ``head_label`` to ``tail_label`` is not allowed."""
-    for relation in schema.get("relations", []):
-        if relation["name"] != label:
-            continue
-        if head_label not in relation["head"] or tail_label not in relation["tail"]:
-            return (f"{label} goes from {'/'.join(relation['head'])} "
-                    f"to {'/'.join(relation['tail'])}, not {head_label} to {tail_label}.")
-        if relation.get("same_label") and head_label != tail_label:
-            return f"{label} links two spans of the same label."
-        return None
-    return f"Unknown relation type {label!r}."
+class _SchemaPart(Schema):
+    error_messages = {"type": "Must be an object."}
+
+
+class AttributeIn(_SchemaPart):
+    name = String(required=True, validate=NAME_RULE)
+    type = String(required=True, validate=validate.OneOf(ATTRIBUTE_TYPES))
+    values = ItemList(String(validate=validate.Length(min=1)), metadata={"uniqueItems": True}, validate=[
+        validate.Length(min=1, error="List distinct, non-empty strings."), _distinct])
+    required = StrictBoolean(load_default=False)
+
+    @validates_schema
+    def values_only_for_enums(self, data, **kwargs):
+        """Require values for an enum attribute, and refuse them for the other types."""
+        if data["type"] == "enum" and "values" not in data:
+            raise ValidationError("List distinct, non-empty strings.", "values")
+        if data["type"] != "enum" and "values" in data:
+            raise ValidationError("Only enum attributes have values.", "values")
+
+
+class LabelIn(_SchemaPart):
+    name = String(required=True, validate=NAME_RULE)
+    color = String(load_default="#888888", validate=Pattern(COLOR_RE, error="Use a colour like #1f77b4."))
+    hotkey = String(load_default=None, allow_none=True,
+                    validate=validate.OneOf(HOTKEYS, error="Use a digit from 1 to 9, or null."))
+    description = String(load_default="")
+    attributes = fields.List(fields.Nested(AttributeIn), load_default=list)
+
+
+LABEL_NAMES = {"required": "List the labels allowed here."}
+
+
+class RelationTypeIn(_SchemaPart):
+    name = String(required=True, validate=NAME_RULE)
+    head = ItemList(String(), required=True, error_messages=LABEL_NAMES,
+                    validate=validate.Length(min=1, error=LABEL_NAMES["required"]))
+    tail = ItemList(String(), required=True, error_messages=LABEL_NAMES,
+                    validate=validate.Length(min=1, error=LABEL_NAMES["required"]))
+    same_label = StrictBoolean(load_default=False)
+    description = String(load_default="")
+
+
+class LabelSchemaIn(_SchemaPart):
+    """A project's label schema (annotator.services.schema describes it)."""
+
+    overlap = String(load_default="nest", validate=validate.OneOf(OVERLAP_POLICIES))
+    labels = fields.List(fields.Nested(LabelIn), required=True,
+                         error_messages={"required": "At least one label is required."},
+                         validate=validate.Length(min=1, error="At least one label is required."))
+    relations = fields.List(fields.Nested(RelationTypeIn), load_default=list)

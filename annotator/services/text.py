@@ -1,4 +1,4 @@
-"""Text at the door: the import normalisation, grapheme clusters and the tokenizer (DESIGN.md §4).
+"""Text at the door: the import normalisation, grapheme clusters and the tokenizer (docs/design.md §4).
 
 Import normalises only what it declares: it strips a leading BOM and turns CRLF and lone CR
 into LF. NUL and lone surrogates are refused. Every other character is stored as given, and

@@ -17,12 +17,13 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash
 from werkzeug.security import generate_password_hash
 
+from annotator.choices import ROLES
 from annotator.errors import Conflict
 from annotator.errors import Invalid
 from annotator.errors import NotFound
 from annotator.extensions import db
 from annotator.extensions import write_transaction
-from annotator.models import ROLES
+from annotator.login_limits import clear_login_failures
 from annotator.models import ApiToken
 from annotator.models import LoginSession
 from annotator.models import User
@@ -31,7 +32,7 @@ from annotator.services import audit
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{1,63}$")
 MIN_PASSWORD = 10
 # Checked against when the username is unknown, so that both failures cost the same time and
-# cannot be told apart (SECURITY.md 6 A4). A fixed hash of a random, discarded password: hashing
+# cannot be told apart (docs/security.md 6 A4). A fixed hash of a random, discarded password: hashing
 # one at import would cost every worker 100 ms and 32 MiB of scrypt memory at start.
 _DUMMY_HASH = (
     "scrypt:32768:8:1$8d7nKnT6NSZGsp3L$531bfaab0abcd05a19678686219a9a741a22c225e1ad758e79f0e17f"
@@ -62,6 +63,22 @@ def get_user(username: str) -> User:
     if user is None:
         raise NotFound(f"No user named {username!r}.")
     return user
+
+
+def list_users(*, offset: int, limit: int) -> tuple[list[User], int]:
+    """Return a page of users, oldest first, and how many there are (the API's list)."""
+    total = db.session.scalar(select(func.count()).select_from(User))
+    return db.session.scalars(select(User).order_by(User.id).offset(offset).limit(limit)).all(), total
+
+
+def all_users() -> list[User]:
+    """Return every user, by username (the people pages)."""
+    return db.session.scalars(select(User).order_by(User.username)).all()
+
+
+def usernames() -> list[str]:
+    """Return every username, sorted (the pages' filters offer them)."""
+    return db.session.scalars(select(User.username).order_by(User.username)).all()
 
 
 def create_user(username: str, password: str, role: str = "annotator", actor=None) -> User:
@@ -130,7 +147,7 @@ def update_user(username: str, *, role=None, active=None, password=None, actor=N
         if password_hash is not None:
             user.password_hash = password_hash
         if password_hash is not None or active is False:
-            user.session_epoch += 1
+            # Sessions and tokens end by deleting their rows, on every worker at once.
             session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
             session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
         after = {"role": user.role, "active": user.active}
@@ -179,9 +196,6 @@ def unlock_user(username: str, actor=None) -> User:
 
     :raise NotFound: when there is no such user.
     """
-    # Imported here: annotator.security identifies users through this module.
-    from annotator.security import clear_login_failures
-
     with write_transaction():
         user = get_user(username)
         audit.record("user.unlock", user, actor=actor)

@@ -1,4 +1,4 @@
-"""The annotation workspace page: /documents/<id>/annotate (DESIGN.md section 6).
+"""The annotation workspace page: /documents/<id>/annotate (docs/design.md section 6).
 
 The page carries everything the workspace needs as JSON in a ``<script type="application/json">``
 block (the text, its tokens, the schema, my annotations); static/js/annotate.js draws it. The

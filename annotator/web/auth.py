@@ -10,8 +10,8 @@ from flask_limiter import RateLimitExceeded
 
 from annotator.errors import retry_after_seconds
 from annotator.errors import wait_message
+from annotator.login_limits import rate_limited
 from annotator.security import is_safe_next
-from annotator.security import rate_limited
 from annotator.services import users
 
 bp = Blueprint("auth", __name__)

@@ -8,16 +8,12 @@ from the same service the export uses.
 from flask import Blueprint
 from flask import render_template
 from flask_login import current_user
-from sqlalchemy import select
 
-from annotator.extensions import db
-from annotator.models import ASSIGNMENT_STATUSES
-from annotator.models import Assignment
-from annotator.models import Document
-from annotator.models import Project
-from annotator.models import User
+from annotator.choices import ASSIGNMENT_STATUSES
 from annotator.security import require_role
+from annotator.services import assignment_lists
 from annotator.services import exporting
+from annotator.services import projects
 from annotator.services.access import visible_project
 
 bp = Blueprint("exports", __name__)
@@ -35,8 +31,7 @@ FORMAT_HINTS = {
 @require_role("admin")
 def index():
     """List the projects, each with a link to its export page."""
-    projects = db.session.scalars(select(Project).order_by(Project.name)).all()
-    return render_template("exports/index.html", projects=projects)
+    return render_template("exports/index.html", projects=projects.all_projects())
 
 
 @bp.get("/projects/<int:pid>/export")
@@ -44,10 +39,7 @@ def index():
 def export_page(pid):
     """Show the export form of a project with the count of what the defaults export."""
     project = visible_project(current_user, pid)
-    annotators = db.session.scalars(
-        select(User.username).join(Assignment, Assignment.user_id == User.id)
-        .join(Document, Document.id == Assignment.document_id)
-        .where(Document.project_id == project.id).distinct().order_by(User.username)).all()
+    annotators = assignment_lists.annotator_names(project)
     summary = exporting.count_export(exporting.resolve_filters(project))
     return render_template("exports/project.html", project=project, annotators=annotators,
                            statuses=ASSIGNMENT_STATUSES, formats=exporting.FORMATS, hints=FORMAT_HINTS,

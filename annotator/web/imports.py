@@ -8,17 +8,17 @@ from flask import render_template
 from flask import request
 from flask_login import current_user
 from marshmallow import ValidationError
-from sqlalchemy import select
 
 from annotator.errors import Invalid
 from annotator.extensions import db
-from annotator.models import Project
 from annotator.schemas import DocumentQuery
 from annotator.schemas import ImportFormIn
 from annotator.security import require_role
 from annotator.services import documents
-from annotator.services import readers
+from annotator.services import importing
+from annotator.services import projects as project_service
 from annotator.services.access import visible_project
+from annotator.services.importing import readers
 from annotator.validation import as_id
 
 bp = Blueprint("imports", __name__)
@@ -30,7 +30,7 @@ FORMAT_CHOICES = [("", "Detect from the file name or content"), ("jsonl", "JSON 
 
 
 def _projects():
-    return db.session.scalars(select(Project).order_by(Project.name)).all()
+    return project_service.all_projects()
 
 
 def _chosen_project(projects, value):
@@ -74,7 +74,7 @@ def _run_import(project):
         options = ImportFormIn().load(fields)
     except ValidationError as error:
         raise Invalid("The form is not valid.", error.messages) from None
-    limits = readers.Limits(max_chars=documents.config_max_chars())
+    limits = readers.Limits(max_chars=importing.config_max_chars())
     upload = request.files.get("file")
     pasted = request.form.get("text") or ""
     fmt, text_column = options.pop("format"), options.pop("text_column")
@@ -86,8 +86,8 @@ def _run_import(project):
         source = "pasted text"
     else:
         raise Invalid("Choose a file or paste some text.", {"file": ["Nothing to import."]})
-    as_user = documents.find_import_user(project, options.pop("as_user"))
-    report = documents.import_records(project, records, as_user=as_user, actor=current_user,
+    as_user = importing.find_import_user(project, options.pop("as_user"))
+    report = importing.import_records(project, records, as_user=as_user, actor=current_user,
                                       max_chars=limits.max_chars, **options)
     result = report.as_dict()
     result["source"] = source

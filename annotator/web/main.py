@@ -6,43 +6,26 @@ from flask import redirect
 from flask import render_template
 from flask import url_for
 from flask_login import current_user
-from sqlalchemy import func
-from sqlalchemy import select
 
-from annotator.extensions import db
-from annotator.models import AnnotationSet
-from annotator.models import Project
-from annotator.models import ProjectMember
-from annotator.models import Span
+from annotator.choices import FINISHED_STATUSES
+from annotator.services import progress
+from annotator.services import projects as project_service
 from annotator.services.access import visible_project
 from annotator.services.assignments import next_for
 from annotator.services.assignments import queue_for
 
 bp = Blueprint("main", __name__)
 
-DONE = ("submitted", "skipped")
-
-
-def _span_counts(user) -> dict[int, int]:
-    """Return my span count per document."""
-    rows = db.session.execute(
-        select(AnnotationSet.document_id, func.count(Span.id))
-        .join(Span, Span.set_id == AnnotationSet.id)
-        .where(AnnotationSet.user_id == user.id, AnnotationSet.kind == "manual")
-        .group_by(AnnotationSet.document_id))
-    return dict(rows.all())
+DONE = FINISHED_STATUSES
 
 
 @bp.get("/")
 def home():
     """Show my projects, each with my queue and progress, and the document I worked on last."""
     user = current_user._get_current_object()
-    query = select(Project).order_by(Project.name)
-    if user.role == "annotator":
-        query = query.join(ProjectMember).where(ProjectMember.user_id == user.id)
-    projects = db.session.scalars(query).all()
+    projects = project_service.visible_projects(user)
     queue = queue_for(user)
-    spans = _span_counts(user)
+    spans = progress.span_counts(user)
     by_project: dict[int, list] = {p.id: [] for p in projects}
     for assignment in queue:
         by_project.setdefault(assignment.document.project_id, []).append(assignment)
