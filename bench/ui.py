@@ -33,7 +33,7 @@ from werkzeug.serving import make_server  # noqa: E402
 from annotator import create_app  # noqa: E402
 from annotator.extensions import db  # noqa: E402
 from annotator.models import User  # noqa: E402
-from annotator.services import documents  # noqa: E402
+from annotator.services import importing  # noqa: E402
 from annotator.services import projects  # noqa: E402
 
 CHROMIUM = os.environ.get("ANNOTATOR_CHROMIUM", "/usr/bin/chromium")
@@ -100,7 +100,7 @@ def main():
         db.session.commit()
         project = projects.create_project("bench")
         projects.add_members(project, ["bench"])
-        report = documents.import_records(project, [(1, {"text": text, "spans": spans})], as_user=user)
+        report = importing.import_records(project, [(1, {"text": text, "spans": spans})], as_user=user)
         did = report.document_ids[0]
         db.session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -146,10 +146,10 @@ def main():
             }""", [start, end])
             # Select the word with the keyboard model's own API: a DOM range over it, then a mouseup.
             page.evaluate("""async ([s, e]) => {
-                const { OffsetIndex } = await import('/static/js/offsets.js');
+                const { OffsetIndex } = await import('/static/js/workspace/offsets.js');
                 const data = JSON.parse(document.getElementById('workspace-data').textContent);
                 const index = new OffsetIndex(data.document.text);
-                const { utf16ToRange } = await import('/static/js/render.js');
+                const { utf16ToRange } = await import('/static/js/workspace/render.js');
                 const doc = document.getElementById('doc-text');
                 const range = utf16ToRange(doc, index.toUtf16(s), index.toUtf16(e));
                 const sel = window.getSelection(); sel.removeAllRanges(); sel.addRange(range);

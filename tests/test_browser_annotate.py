@@ -138,7 +138,7 @@ def test_offsets_module_converts_between_code_points_and_utf16(page):
     samples = ["plain", "💩 a 👨🏻‍🚒 b 🇱🇾 c", "Me\u0301decins حلب", "𝔘𝔫𝔦"]
     results = page.evaluate(
         """async (samples) => {
-          const { OffsetIndex, codePointLength } = await import("/static/js/offsets.js");
+          const { OffsetIndex, codePointLength } = await import("/static/js/workspace/offsets.js");
           return samples.map((s) => {
             const index = new OffsetIndex(s);
             const cps = [...Array(index.lengthCp + 1).keys()];
@@ -460,7 +460,7 @@ def test_segmenter_boundaries_agree_with_the_server_on_flags_emoji_jamo_and_mark
                "\U0001f1f8\U0001f1fe\U0001f1f1\U0001f1fe\U0001f1f8"]
     got = page.evaluate(
         """async (samples) => {
-          const { OffsetIndex, isBoundary } = await import("/static/js/offsets.js");
+          const { OffsetIndex, isBoundary } = await import("/static/js/workspace/offsets.js");
           return samples.map((s) => {
             const index = new OffsetIndex(s);
             return [...Array(index.lengthCp + 1).keys()].filter((cp) => isBoundary(index, cp));

@@ -5,6 +5,8 @@
 // are inline SVG built with DOM calls: no library, no CDN, nothing from user data is parsed as
 // markup (names go in through textContent, colours are checked against #rrggbb).
 
+import { el } from "./lib/dom.js";
+
 const SVG = "http://www.w3.org/2000/svg";
 const REFRESH_MS = 15000;
 const STATUS_COLORS = { submitted: "#1e7b34", skipped: "#a3a9b6", in_progress: "#2457c5", assigned: "#9fb8ec" };
@@ -16,26 +18,23 @@ const url = dataScript.dataset.url;
 const updated = document.getElementById("progress-updated");
 
 function svg(tag, attrs = {}, text) {
-  const el = document.createElementNS(SVG, tag);
-  for (const [key, value] of Object.entries(attrs)) el.setAttribute(key, String(value));
-  if (text !== undefined) el.textContent = String(text);
-  return el;
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
+  if (text !== undefined) node.textContent = String(text);
+  return node;
 }
 
-function titled(el, text) {
-  el.append(svg("title", {}, text));
-  return el;
+function titled(node, text) {
+  node.append(svg("title", {}, text));
+  return node;
 }
 
 function legend(entries) {
-  const box = document.createElement("div");
-  box.className = "legend";
+  const box = el("div", { class: "legend" });
   for (const [color, name] of entries) {
-    const item = document.createElement("span");
     const swatch = svg("svg", { width: 12, height: 12, viewBox: "0 0 12 12", "aria-hidden": "true" });
     swatch.append(svg("rect", { width: 12, height: 12, rx: 2, fill: color }));
-    item.append(swatch, document.createTextNode(name));
-    box.append(item);
+    box.append(el("span", {}, swatch, name));
   }
   return box;
 }
@@ -155,44 +154,32 @@ function dailyChart(daily) {
 }
 
 function cell(text, numeric) {
-  const td = document.createElement("td");
-  if (numeric) td.className = "num";
-  td.textContent = text;
-  return td;
+  return el("td", { class: numeric ? "num" : null }, text);
 }
 
 function renderTables(data) {
   const body = document.querySelector("#annotator-table tbody");
   body.replaceChildren(...data.annotators.map((a) => {
-    const tr = document.createElement("tr");
-    tr.dataset.annotator = a.annotator;
     const name = cell(a.annotator);
-    if (!a.member) name.append(" ", Object.assign(document.createElement("span"), { className: "badge", textContent: "not a member" }));
-    if (!a.active) name.append(" ", Object.assign(document.createElement("span"), { className: "badge warn", textContent: "deactivated" }));
-    tr.append(name, cell(a.total, true), cell(a.assigned, true), cell(a.in_progress, true), cell(a.submitted, true),
+    if (!a.member) name.append(" ", el("span", { class: "badge" }, "not a member"));
+    if (!a.active) name.append(" ", el("span", { class: "badge warn" }, "deactivated"));
+    return el("tr", { dataset: { annotator: a.annotator } }, name, cell(a.total, true), cell(a.assigned, true), cell(a.in_progress, true), cell(a.submitted, true),
       cell(a.skipped, true), cell(a.spans, true), cell(a.median_minutes ?? "–", true),
       cell((a.last_activity || "").slice(0, 16).replace("T", " ")));
-    return tr;
   }));
-  document.querySelector("#label-table tbody").replaceChildren(...data.labels.map((l) => {
-    const tr = document.createElement("tr");
-    tr.append(cell(l.label), cell(l.spans, true));
-    return tr;
-  }));
-  document.querySelector("#relation-table tbody").replaceChildren(...data.relations.map((r) => {
-    const tr = document.createElement("tr");
-    tr.append(cell(r.label), cell(r.count, true));
-    return tr;
-  }));
+  document.querySelector("#label-table tbody").replaceChildren(...data.labels.map((l) => (
+    el("tr", {}, cell(l.label), cell(l.spans, true)))));
+  document.querySelector("#relation-table tbody").replaceChildren(...data.relations.map((r) => (
+    el("tr", {}, cell(r.label), cell(r.count, true)))));
 }
 
 function renderSummary(overall) {
-  for (const el of document.querySelectorAll("#summary [data-key]")) {
-    const key = el.dataset.key;
+  for (const node of document.querySelectorAll("#summary [data-key]")) {
+    const key = node.dataset.key;
     let value = overall[key];
     if (key === "completion") value = `${Math.round((value || 0) * 100)}%`;
     if (value === null || value === undefined) value = "–";
-    el.textContent = value;
+    node.textContent = value;
   }
 }
 

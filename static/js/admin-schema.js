@@ -6,6 +6,8 @@
 // change. Everything is built with DOM calls and textContent: label names are user data.
 // The server validates the schema again and refuses changes that orphan stored annotations.
 
+import { el as h } from "./lib/dom.js";
+
 const textarea = document.getElementById("schema-json");
 const root = document.getElementById("schema-editor");
 const jsonState = document.getElementById("json-state");
@@ -20,21 +22,6 @@ const OVERLAP_HELP = {
 const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22"];
 
 let schema = null;
-
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === false || value === null || value === undefined) continue;
-    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
-    else if (key === "checked" || key === "value") el[key] = value;
-    else el.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return el;
-}
 
 function labelled(text, control, extraClass) {
   return h("label", { class: extraClass }, text, " ", control);

@@ -4,6 +4,8 @@
 // asks the summary endpoint for the count, shows field errors next to the button, and leaves
 // empty fields out of the download URL.
 
+import { el } from "./lib/dom.js";
+
 const form = document.getElementById("export-form");
 const count = document.getElementById("export-count");
 const errors = document.getElementById("export-errors");
@@ -27,8 +29,7 @@ function showCount(summary) {
     `${number.format(summary.spans)} spans`,
     `${number.format(summary.relations)} relations`,
   ];
-  const strong = document.createElement("strong");
-  strong.textContent = number.format(summary.records);
+  const strong = el("strong", {}, number.format(summary.records));
   let text = ` records (${parts.join(", ")})`;
   if (summary.splits) {
     const splits = ["train", "dev", "test"].map((name) => `${name} ${number.format(summary.splits[name] || 0)}`);
@@ -42,17 +43,11 @@ function showErrors(body) {
   const items = [];
   for (const [field, messages] of Object.entries(body.errors || {})) {
     for (const message of [].concat(messages)) {
-      const li = document.createElement("li");
-      const code = document.createElement("code");
-      code.textContent = field;
-      li.append(code, document.createTextNode(`: ${message}`));
-      items.push(li);
+      items.push(el("li", {}, el("code", {}, field), `: ${message}`));
     }
   }
   if (!items.length) {
-    const li = document.createElement("li");
-    li.textContent = body.message || "The count is not available.";
-    items.push(li);
+    items.push(el("li", {}, body.message || "The count is not available."));
   }
   errors.replaceChildren(...items);
   errors.hidden = false;

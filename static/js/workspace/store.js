@@ -200,26 +200,13 @@ export class Store {
       this.emit("started", this.status);
     }
     switch (op.kind) {
-      case "span.create": {
+      case "span.create":
         this.acked.spans.add(op.id);
-        const span = this.spans.get(op.id);
-        // The server may have pre-filled attributes (a claim's counts): take them.
-        const later = this.queue.some((o) => o.id === op.id);
-        if (span && body.attrs && !op.body.attrs && !later) {
-          span.attrs = { ...body.attrs };
-          this.emit("change", { type: "attrs", id: op.id });
-        }
+        this.takePrefilled(op, body);
         break;
-      }
-      case "span.update": {
-        const span = this.spans.get(op.id);
-        const later = this.queue.some((o) => o.id === op.id);
-        if (span && body.attrs && !op.body.attrs && !later) {
-          span.attrs = { ...body.attrs };
-          this.emit("change", { type: "attrs", id: op.id });
-        }
+      case "span.update":
+        this.takePrefilled(op, body);
         break;
-      }
       case "span.delete":
         this.acked.spans.delete(op.id);
         for (const r of op.relationIds) this.acked.relations.delete(r);
@@ -235,6 +222,17 @@ export class Store {
         this.emit("status", body.status);
         break;
       default:
+    }
+  }
+
+  // The server may have pre-filled attributes (a claim's counts): take them, unless the call
+  // set attributes itself or a later change of the same span is still to be sent.
+  takePrefilled(op, body) {
+    const span = this.spans.get(op.id);
+    const later = this.queue.some((o) => o.id === op.id);
+    if (span && body.attrs && !op.body.attrs && !later) {
+      span.attrs = { ...body.attrs };
+      this.emit("change", { type: "attrs", id: op.id });
     }
   }
 

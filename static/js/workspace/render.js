@@ -158,7 +158,7 @@ export class Renderer {
 }
 
 // The UTF-16 offset of a DOM point (node, offset) inside the drawn text, or null.
-export function pointToUtf16(container, node, offset) {
+function pointToUtf16(container, node, offset) {
   if (!container.contains(node)) return null;
   if (node.nodeType === Node.TEXT_NODE) {
     return node.__u16 === undefined ? null : node.__u16 + Math.min(offset, node.data.length);

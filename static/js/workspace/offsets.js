@@ -1,4 +1,4 @@
-// Code points <-> UTF-16 code units for one text (DESIGN.md section 4).
+// Code points <-> UTF-16 code units for one text (docs/design.md section 4).
 //
 // The server counts offsets in Unicode code points (Python str indices); the DOM counts UTF-16
 // code units. They differ only after astral characters (emoji, U+10000 and up), which take two
@@ -57,12 +57,6 @@ export class OffsetIndex {
     const inside = before > 0 && this.pairs16[before - 1] === u16 - 1;
     if (inside) return u16 - before + (roundUp ? 1 : 0);
     return u16 - before;
-  }
-
-  // Whether `u16` falls between the two halves of a surrogate pair.
-  splitsPair(u16) {
-    const before = countBelow(this.pairs16, u16);
-    return before > 0 && this.pairs16[before - 1] === u16 - 1;
   }
 
   // The text from code point `start` to `end` (end-exclusive), like Python's text[start:end].
