@@ -45,7 +45,6 @@ from annotator.schemas.assignments import AssignmentOut
 from annotator.schemas.assignments import AssignOut
 from annotator.schemas.assignments import CreatedAssignmentOut
 from annotator.schemas.assignments import MyAssignmentsQuery
-from annotator.schemas.assignments import NextDocumentOut
 from annotator.schemas.assignments import ProjectAssignmentsQuery
 from annotator.schemas.assignments import ReassignIn
 from annotator.schemas.documents import DocumentAssignmentOut
@@ -58,6 +57,7 @@ from annotator.schemas.documents import ImportFormIn
 from annotator.schemas.documents import ImportJsonIn
 from annotator.schemas.documents import ImportOptions
 from annotator.schemas.documents import ImportReportOut
+from annotator.schemas.documents import NextDocumentOut
 from annotator.schemas.export import SPLIT
 from annotator.schemas.export import ExportQuery
 from annotator.schemas.export import ExportSummaryOut

@@ -5,7 +5,6 @@ from marshmallow import fields
 from marshmallow import validate
 
 from annotator.choices import ASSIGNMENT_STATUSES
-from annotator.fields import TOKENS
 from annotator.fields import Integer
 from annotator.fields import Json
 from annotator.fields import StrictBoolean
@@ -65,13 +64,3 @@ class ProjectAssignmentsQuery(Schema):
     annotator = String(validate=validate.Length(max=64))
     status = String(validate=validate.OneOf(ASSIGNMENT_STATUSES))
     document = Integer()
-
-
-class NextDocumentOut(Schema):
-    id = Integer()
-    external_id = String(allow_none=True)
-    text = String()
-    text_sha256 = String()
-    meta = Json()
-    lang = String()
-    tokens = TOKENS

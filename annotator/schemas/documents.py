@@ -26,6 +26,13 @@ class DocumentOut(Schema):
     created_at = UTCDateTime(dump_only=True)
 
 
+class NextDocumentOut(DocumentOut):
+    """My next document: the document as GET /documents/{did} gives it, less its project and date."""
+
+    class Meta:
+        exclude = ("project_id", "created_at")
+
+
 class DocumentAssignmentOut(Schema):
     annotator = String()
     status = String()
